@@ -1,0 +1,108 @@
+// A thin C++ wrapper over the C API: RAII ownership of a communicator and exceptions that carry
+// the result code and the last-error text. Header-only; links against libstrata like C code.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "strata/strata.h"
+
+namespace strata {
+
+class Exception : public std::runtime_error {
+ public:
+  Exception(strataResult_t code, const std::string& what) : std::runtime_error(what), code_(code) {}
+  strataResult_t code() const { return code_; }
+
+ private:
+  strataResult_t code_;
+};
+
+inline void check(strataResult_t result, strataComm_t comm = nullptr) {
+  if (result != strataSuccess)
+    throw Exception(result, std::string(strataGetErrorString(result)) + ": " + strataGetLastError(comm));
+}
+
+inline strataUniqueId uniqueId() {
+  strataUniqueId id;
+  check(strataGetUniqueId(&id));
+  return id;
+}
+
+template <typename T> constexpr strataDataType_t dataTypeOf();
+template <> constexpr strataDataType_t dataTypeOf<int8_t>() { return strataInt8; }
+template <> constexpr strataDataType_t dataTypeOf<uint8_t>() { return strataUint8; }
+template <> constexpr strataDataType_t dataTypeOf<int32_t>() { return strataInt32; }
+template <> constexpr strataDataType_t dataTypeOf<uint32_t>() { return strataUint32; }
+template <> constexpr strataDataType_t dataTypeOf<int64_t>() { return strataInt64; }
+template <> constexpr strataDataType_t dataTypeOf<uint64_t>() { return strataUint64; }
+template <> constexpr strataDataType_t dataTypeOf<float>() { return strataFloat32; }
+template <> constexpr strataDataType_t dataTypeOf<double>() { return strataFloat64; }
+
+// Owns a strataComm_t; destroys it when it goes out of scope.
+class Communicator {
+ public:
+  Communicator(int nranks, const strataUniqueId& id, int rank) {
+    check(strataCommInitRank(&comm_, nranks, id, rank));
+  }
+  Communicator(int nranks, const strataUniqueId& id, int rank, const strataConfig_t& config) {
+    check(strataCommInitRankConfig(&comm_, nranks, id, rank, &config));
+  }
+  // From launcher variables (see strataCommInitFromEnv).
+  static Communicator fromEnv(const strataConfig_t* config = nullptr) {
+    strataComm_t c = nullptr;
+    check(strataCommInitFromEnv(&c, config));
+    return Communicator(c);
+  }
+  Communicator(Communicator&& other) noexcept : comm_(std::exchange(other.comm_, nullptr)) {}
+  Communicator& operator=(Communicator&& other) noexcept {
+    if (this != &other) {
+      reset();
+      comm_ = std::exchange(other.comm_, nullptr);
+    }
+    return *this;
+  }
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+  ~Communicator() { reset(); }
+
+  int size() const {
+    int n;
+    check(strataCommCount(comm_, &n), comm_);
+    return n;
+  }
+  int rank() const {
+    int r;
+    check(strataCommUserRank(comm_, &r), comm_);
+    return r;
+  }
+
+  void allReduce(const void* send, void* recv, size_t count, strataDataType_t type,
+                 strataRedOp_t op) {
+    check(strataAllReduce(send, recv, count, type, op, comm_, nullptr), comm_);
+  }
+  template <typename T>
+  void allReduce(const T* send, T* recv, size_t count, strataRedOp_t op = strataSum) {
+    allReduce(send, recv, count, dataTypeOf<T>(), op);
+  }
+  template <typename T>
+  void allReduceInPlace(T* data, size_t count, strataRedOp_t op = strataSum) {
+    allReduce(data, data, count, dataTypeOf<T>(), op);
+  }
+
+  // Stops every pending operation and frees the communicator.
+  void abort() {
+    if (comm_) check(strataCommAbort(std::exchange(comm_, nullptr)));
+  }
+  strataComm_t get() const { return comm_; }
+
+ private:
+  explicit Communicator(strataComm_t comm) : comm_(comm) {}
+  void reset() {
+    if (comm_) strataCommDestroy(std::exchange(comm_, nullptr));
+  }
+  strataComm_t comm_ = nullptr;
+};
+
+}  // namespace strata

@@ -1,0 +1,27 @@
+#!/bin/bash
+# Installs the Debian 12 packages that Strata's build, tests and benchmarks need. Idempotent:
+# installs only what is missing. Needs root (or sudo).
+set -euo pipefail
+packages=(
+  build-essential cmake ninja-build pkg-config git ca-certificates  # toolchain
+  libfmt-dev                     # formatting of every message and table (library)
+  libhwloc-dev hwloc             # host topology: packages, NUMA nodes, cores (library)
+  libucx-dev                     # UCX transport (detected; the transport comes with the multi-host work)
+  libibverbs-dev rdma-core       # ibverbs transport (detected; likewise)
+  libcli11-dev                   # command-line flags of strata-bench
+  nlohmann-json3-dev             # --json output of strata-bench
+  libgtest-dev libgmock-dev      # the test suite
+  libbenchmark-dev               # micro-benchmarks of the kernels
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "setup: all packages present"

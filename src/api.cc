@@ -1,0 +1,327 @@
+// The C API: argument checks, the one conversion of strata::Error into strataResult_t, and the
+// communicator handles' lifetime (a registry so that use after destroy is an error, not a crash).
+#include <netdb.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <thread>
+#include <unordered_set>
+
+#include "bootstrap/bootstrap.h"
+#include "comm/communicator.h"
+#include "comm/launcher_env.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+
+#define STRATA_API extern "C" __attribute__((visibility("default")))
+
+struct strataComm {
+  std::atomic<bool> abortFlag{false};
+  std::atomic<int> activeCalls{0};
+  std::unique_ptr<strata::Comm> impl;
+  std::mutex errorMutex;
+  std::string lastError;
+  std::atomic<strataResult_t> asyncError{strataSuccess};
+};
+
+namespace {
+
+using strata::Error;
+
+thread_local std::string threadLastError;
+
+std::mutex registryMutex;
+std::unordered_set<strataComm*>& registry() {
+  static auto* live = new std::unordered_set<strataComm*>();  // never destroyed: see atexit order
+  return *live;
+}
+
+void recordError(strataComm* comm, const std::string& text) {
+  if (comm) {
+    std::lock_guard<std::mutex> lock(comm->errorMutex);
+    comm->lastError = text;
+  }
+  threadLastError = text;
+  strata::log(strata::LogLevel::Warn, "{}", text);
+}
+
+// Runs body and converts what it throws into a result code, recording the text.
+template <typename Body>
+strataResult_t guarded(strataComm* comm, const char* call, Body&& body) {
+  try {
+    body();
+    return strataSuccess;
+  } catch (const Error& e) {
+    recordError(comm, std::string(call) + ": " + e.what());
+    return e.code();
+  } catch (const std::bad_alloc&) {
+    recordError(comm, std::string(call) + ": out of memory");
+    return strataSystemError;
+  } catch (const std::exception& e) {
+    recordError(comm, std::string(call) + ": internal error: " + e.what());
+    return strataInternalError;
+  }
+}
+
+// Holds a communicator against destruction for the length of one API call.
+class CommUse {
+ public:
+  CommUse(strataComm* comm, const char* call) : comm_(comm) {
+    STRATA_CHECK(comm, strataInvalidArgument, "communicator is NULL");
+    std::lock_guard<std::mutex> lock(registryMutex);
+    STRATA_CHECK(registry().count(comm), strataInvalidUsage,
+                 "communicator {} is not valid (destroyed, aborted or never created)",
+                 static_cast<void*>(comm));
+    comm->activeCalls.fetch_add(1, std::memory_order_acq_rel);
+  }
+  ~CommUse() { comm_->activeCalls.fetch_sub(1, std::memory_order_acq_rel); }
+  strata::Comm& operator*() const { return *comm_->impl; }
+  strata::Comm* operator->() const { return comm_->impl.get(); }
+
+ private:
+  strataComm* comm_;
+};
+
+// comm if it is live, else nullptr (errors then go to the thread's record only).
+strataComm* liveOrNull(strataComm* comm) {
+  std::lock_guard<std::mutex> lock(registryMutex);
+  return comm && registry().count(comm) ? comm : nullptr;
+}
+
+strataResult_t initRank(strataComm_t* out, int nranks, const strataUniqueId& id, int rank,
+                        const strataConfig_t* userConfig) {
+  return guarded(nullptr, "strataCommInitRank", [&] {
+    STRATA_CHECK(out, strataInvalidArgument, "comm pointer is NULL");
+    *out = nullptr;
+    STRATA_CHECK(nranks >= 1, strataInvalidArgument, "nranks must be >= 1, got {}", nranks);
+    STRATA_CHECK(rank >= 0 && rank < nranks, strataInvalidArgument,
+                 "rank {} out of range [0, {})", rank, nranks);
+    strata::decodeUniqueId(id);  // rejects garbage before any connection is tried
+    strata::Config config = strata::resolveConfig(userConfig);
+    auto comm = std::make_unique<strataComm>();
+    comm->impl = std::make_unique<strata::Comm>(id, nranks, rank, config, &comm->abortFlag);
+    std::lock_guard<std::mutex> lock(registryMutex);
+    registry().insert(comm.get());
+    *out = comm.release();
+  });
+}
+
+// Removes comm from the registry (new calls fail) and waits for calls in flight to leave.
+void retire(strataComm* comm) {
+  {
+    std::lock_guard<std::mutex> lock(registryMutex);
+    STRATA_CHECK(registry().erase(comm) == 1, strataInvalidUsage,
+                 "communicator {} is not valid (destroyed, aborted or never created)",
+                 static_cast<void*>(comm));
+  }
+  while (comm->activeCalls.load(std::memory_order_acquire) != 0)
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+}
+
+uint64_t fnv1a(const std::string& s, uint64_t h) {
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+}  // namespace
+
+STRATA_API strataResult_t strataGetVersion(int* version) {
+  if (!version) return strataInvalidArgument;
+  *version = STRATA_VERSION_CODE;
+  return strataSuccess;
+}
+
+STRATA_API strataResult_t strataGetUniqueId(strataUniqueId* uniqueId) {
+  return guarded(nullptr, "strataGetUniqueId", [&] {
+    STRATA_CHECK(uniqueId, strataInvalidArgument, "uniqueId is NULL");
+    *uniqueId = strata::startBootstrapRoot(nullptr, 0, strata::resolveConfig(nullptr).timeoutSec);
+  });
+}
+
+STRATA_API strataResult_t strataCommInitRank(strataComm_t* comm, int nranks, strataUniqueId commId,
+                                             int rank) {
+  return initRank(comm, nranks, commId, rank, nullptr);
+}
+
+STRATA_API strataResult_t strataCommInitRankConfig(strataComm_t* comm, int nranks,
+                                                   strataUniqueId commId, int rank,
+                                                   const strataConfig_t* config) {
+  return initRank(comm, nranks, commId, rank, config);
+}
+
+STRATA_API strataResult_t strataCommInitFromEnv(strataComm_t* comm, const strataConfig_t* config) {
+  strataUniqueId id;
+  int nranks = 0, rank = 0;
+  strataResult_t res = guarded(nullptr, "strataCommInitFromEnv", [&] {
+    STRATA_CHECK(comm, strataInvalidArgument, "comm pointer is NULL");
+    strata::LauncherEnv env = strata::readLauncherEnv();
+    addrinfo hints{}, *found = nullptr;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(env.rootHost.c_str(), nullptr, &hints, &found);
+    STRATA_CHECK(rc == 0 && found, strataInvalidArgument, "cannot resolve the root host '{}': {}",
+                 env.rootHost, gai_strerror(rc));
+    sockaddr_storage addr{};
+    std::memcpy(&addr, found->ai_addr, found->ai_addrlen);
+    freeaddrinfo(found);
+    if (addr.ss_family == AF_INET) reinterpret_cast<sockaddr_in*>(&addr)->sin_port = htons(env.rootPort);
+    else reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = htons(env.rootPort);
+    if (!env.haveSecret) {
+      // Without STRATA_SECRET every rank derives the same value from what the launcher gave it
+      // all: it keeps strangers' stray connections out, but it is no security boundary.
+      std::string job;
+      for (const char* v : {"SLURM_JOB_ID", "TORCHELASTIC_RUN_ID", "PMIX_NAMESPACE", "OMPI_MCA_orte_ess_jobid"})
+        if (const char* s = std::getenv(v)) job += s;
+      std::string seed = fmt::format("strata|{}|{}|{}|{}", env.rootHost, env.rootPort, env.nranks, job);
+      uint64_t h = 1469598103934665603ull;
+      for (int i = 0; i < 4; ++i) {
+        h = fnv1a(seed + std::to_string(i), h);
+        std::memcpy(env.secret.data() + 8 * i, &h, 8);
+      }
+    }
+    double timeout = strata::resolveConfig(config).timeoutSec;
+    if (env.rank == 0) {
+      char host[NI_MAXHOST];
+      STRATA_CHECK(getnameinfo(reinterpret_cast<sockaddr*>(&addr), sizeof(addr), host, sizeof(host),
+                               nullptr, 0, NI_NUMERICHOST) == 0,
+                   strataInvalidArgument, "cannot format the root address");
+      id = strata::startBootstrapRoot(host, env.rootPort, timeout, env.secret.data());
+    } else {
+      id = strata::makeUniqueId(addr, env.secret.data());
+    }
+    nranks = env.nranks;
+    rank = env.rank;
+    strata::log(strata::LogLevel::Info, "rank {}/{} from {}, root {}:{}", rank, nranks, env.source,
+                env.rootHost, env.rootPort);
+  });
+  if (res != strataSuccess) return res;
+  return initRank(comm, nranks, id, rank, config);
+}
+
+STRATA_API strataResult_t strataCommDestroy(strataComm_t comm) {
+  return guarded(nullptr, "strataCommDestroy", [&] {
+    STRATA_CHECK(comm, strataInvalidArgument, "communicator is NULL");
+    retire(comm);
+    delete comm;
+  });
+}
+
+STRATA_API strataResult_t strataCommAbort(strataComm_t comm) {
+  return guarded(nullptr, "strataCommAbort", [&] {
+    STRATA_CHECK(comm, strataInvalidArgument, "communicator is NULL");
+    comm->abortFlag.store(true);  // waits in flight see it and return strataAborted
+    retire(comm);
+    delete comm;
+  });
+}
+
+STRATA_API strataResult_t strataCommCount(const strataComm_t comm, int* count) {
+  return guarded(liveOrNull(comm), "strataCommCount", [&] {
+    CommUse use(comm, "strataCommCount");
+    STRATA_CHECK(count, strataInvalidArgument, "count is NULL");
+    *count = use->nranks();
+  });
+}
+
+STRATA_API strataResult_t strataCommUserRank(const strataComm_t comm, int* rank) {
+  return guarded(liveOrNull(comm), "strataCommUserRank", [&] {
+    CommUse use(comm, "strataCommUserRank");
+    STRATA_CHECK(rank, strataInvalidArgument, "rank is NULL");
+    *rank = use->rank();
+  });
+}
+
+STRATA_API strataResult_t strataCommGetAsyncError(strataComm_t comm, strataResult_t* asyncError) {
+  return guarded(liveOrNull(comm), "strataCommGetAsyncError", [&] {
+    CommUse use(comm, "strataCommGetAsyncError");
+    STRATA_CHECK(asyncError, strataInvalidArgument, "asyncError is NULL");
+    *asyncError = comm->asyncError.load();
+  });
+}
+
+STRATA_API strataResult_t strataAllReduce(const void* sendbuff, void* recvbuff, size_t count,
+                                          strataDataType_t datatype, strataRedOp_t op,
+                                          strataComm_t comm, strataStream_t stream) {
+  // comm is looked up first so that argument errors land in its last-error text.
+  strataComm* live = liveOrNull(comm);
+  strataResult_t res = guarded(live, "strataAllReduce", [&] {
+    CommUse use(comm, "strataAllReduce");
+    STRATA_CHECK(datatype >= 0 && datatype < strataNumTypes, strataInvalidArgument,
+                 "unknown datatype {}", static_cast<int>(datatype));
+    STRATA_CHECK(op >= 0 && op < strataNumOps, strataInvalidArgument, "unknown reduction op {}",
+                 static_cast<int>(op));
+    STRATA_CHECK(stream == nullptr, strataInvalidArgument,
+                 "a non-NULL stream means device buffers, which this build does not support yet");
+    const size_t elem = strataTypeSize(datatype);
+    STRATA_CHECK(count <= SIZE_MAX / elem, strataInvalidArgument,
+                 "count {} of {} overflows the address space", count, strataTypeName(datatype));
+    if (count > 0) {
+      STRATA_CHECK(sendbuff && recvbuff, strataInvalidArgument,
+                   "sendbuff ({}) and recvbuff ({}) must not be NULL when count > 0", sendbuff,
+                   static_cast<void*>(recvbuff));
+      const char* s = static_cast<const char*>(sendbuff);
+      const char* r = static_cast<const char*>(recvbuff);
+      const size_t bytes = count * elem;
+      STRATA_CHECK(s == r || s + bytes <= r || r + bytes <= s, strataInvalidArgument,
+                   "sendbuff and recvbuff overlap without being the same buffer");
+    }
+    use->allReduce(sendbuff, recvbuff, count, datatype, op);
+  });
+  if (res != strataSuccess && live && res != strataInvalidArgument) live->asyncError.store(res);
+  return res;
+}
+
+STRATA_API const char* strataCommLastAlgorithm(const strataComm_t comm) {
+  strataComm* live = liveOrNull(comm);
+  return live ? live->impl->lastAlgorithm().c_str() : "";
+}
+
+STRATA_API const char* strataGetErrorString(strataResult_t result) {
+  switch (result) {
+    case strataSuccess: return "no error";
+    case strataUnhandledCudaError: return "unhandled CUDA error";
+    case strataSystemError: return "system call failed";
+    case strataInternalError: return "internal error (a bug in Strata)";
+    case strataInvalidArgument: return "invalid argument";
+    case strataInvalidUsage: return "invalid usage";
+    case strataRemoteError: return "remote process failed or disconnected";
+    case strataInProgress: return "operation in progress";
+    case strataTimeout: return "timed out";
+    case strataAborted: return "communicator aborted";
+    default: return "unknown result code";
+  }
+}
+
+STRATA_API const char* strataGetLastError(strataComm_t comm) {
+  if (strataComm* live = liveOrNull(comm)) {
+    std::lock_guard<std::mutex> lock(live->errorMutex);
+    // Copied into thread storage so the pointer stays valid while other threads record errors.
+    threadLastError = live->lastError;
+  }
+  return threadLastError.c_str();
+}
+
+STRATA_API size_t strataTypeSize(strataDataType_t datatype) {
+  switch (datatype) {
+    case strataInt8: case strataUint8: case strataFloat8e4m3: case strataFloat8e5m2: return 1;
+    case strataFloat16: case strataBfloat16: return 2;
+    case strataInt32: case strataUint32: case strataFloat32: return 4;
+    case strataInt64: case strataUint64: case strataFloat64: return 8;
+    default: return 0;
+  }
+}
+
+STRATA_API const char* strataTypeName(strataDataType_t datatype) {
+  static const char* names[] = {"int8", "uint8", "int32", "uint32", "int64", "uint64",
+                                "half", "float", "double", "bfloat16", "fp8e4m3", "fp8e5m2"};
+  return datatype >= 0 && datatype < strataNumTypes ? names[datatype] : "unknown";
+}
+
+STRATA_API const char* strataOpName(strataRedOp_t op) {
+  static const char* names[] = {"sum", "prod", "max", "min", "avg"};
+  return op >= 0 && op < strataNumOps ? names[op] : "unknown";
+}

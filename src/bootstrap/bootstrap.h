@@ -1,0 +1,80 @@
+// Bootstrap: how the ranks of a communicator find each other before any transport exists.
+//
+// strataGetUniqueId() starts a root on the calling process: a listening TCP socket and a thread
+// that waits for nranks ranks, checks that each presents the id's random secret, and sends every
+// rank the listening addresses of all ranks. The ranks then connect in a ring (rank r to r+1)
+// and all later bootstrap collectives run over that ring. Any process may create the id; it
+// need not be a rank. Every wait is bounded by the deadline given at construction and checks the
+// abort flag; a connection that does not present the secret, or sends a malformed or oversized
+// message, is dropped without harming the others.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "strata/strata.h"
+
+namespace strata {
+
+constexpr int kSecretBytes = 32;
+
+// What the opaque strataUniqueId holds. Fits in STRATA_UNIQUE_ID_BYTES.
+struct UniqueIdData {
+  uint32_t magic;
+  uint32_t version;
+  sockaddr_in6 rootAddr;  // holds an IPv4 or IPv6 address (see loadAddress)
+  uint8_t secret[kSecretBytes];
+};
+static_assert(sizeof(UniqueIdData) <= STRATA_UNIQUE_ID_BYTES);
+
+// Decodes and validates an id (magic, version, address family); throws strataInvalidArgument.
+UniqueIdData decodeUniqueId(const strataUniqueId& id);
+strataUniqueId encodeUniqueId(const UniqueIdData& data);
+
+// The id of a root that another process starts at a known address (launcher-style init):
+// same magic and version as startBootstrapRoot's ids.
+strataUniqueId makeUniqueId(const sockaddr_storage& rootAddr, const uint8_t secret[kSecretBytes]);
+
+// Starts a root listening on `bindAddr` (nullptr: the interface from STRATA_SOCKET_IFNAME, else
+// the first up non-loopback IPv4 interface, else 127.0.0.1) at `port` (0: any). The root thread
+// serves exactly one communicator of any size and then exits; it gives up after timeoutSec.
+// `secret` may be null (random secret) or kSecretBytes bytes.
+strataUniqueId startBootstrapRoot(const char* bindAddr, uint16_t port, double timeoutSec,
+                                  const uint8_t* secret = nullptr);
+
+class Bootstrap {
+ public:
+  // Connects to the root named by id, registers as `rank` of `nranks`, and joins the ring.
+  // All ranks must give the same nranks (a mismatch fails with strataInvalidUsage on all).
+  Bootstrap(const strataUniqueId& id, int rank, int nranks, double timeoutSec,
+            const std::atomic<bool>* abortFlag);
+  ~Bootstrap();
+  Bootstrap(const Bootstrap&) = delete;
+  Bootstrap& operator=(const Bootstrap&) = delete;
+
+  int rank() const;
+  int nranks() const;
+
+  // data holds nranks slots of bytesPerRank; this rank's slot (rank * bytesPerRank) is filled.
+  // On return every slot is filled. Every rank must pass the same bytesPerRank.
+  void allGather(void* data, size_t bytesPerRank);
+  void barrier();
+
+  // Point-to-point over bootstrap connections (opened on demand, authenticated with the secret).
+  // Messages between a pair arrive in order; sizes must match.
+  void send(int peer, const void* data, size_t bytes);
+  void recv(int peer, void* data, size_t bytes);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace strata

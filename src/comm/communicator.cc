@@ -1,0 +1,101 @@
+#include "comm/communicator.h"
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "plan/registry.h"
+#include "transports/shm/shm_transport.h"
+
+namespace strata {
+namespace {
+
+// Schedules are cheap to build but cheaper to reuse; bound the cache for programs that use
+// many sizes.
+constexpr size_t kMaxCachedSchedules = 256;
+
+uint64_t hashBytes(const void* data, size_t bytes) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < bytes; ++i) h = (h ^ static_cast<const unsigned char*>(data)[i]) * 1099511628211ull;
+  return h;
+}
+
+}  // namespace
+
+Comm::Comm(const strataUniqueId& id, int nranks, int rank, const Config& config,
+                           const std::atomic<bool>* abortFlag)
+    : rank_(rank), nranks_(nranks), config_(config), abortFlag_(abortFlag) {
+  bootstrap_ = std::make_unique<Bootstrap>(id, rank, nranks, config.timeoutSec, abortFlag);
+
+  peers_.resize(nranks);
+  peers_[rank] = localHostInfo();
+  bootstrap_->allGather(peers_.data(), sizeof(LocalHostInfo));
+
+  std::vector<int> localRanks;
+  std::set<uint64_t> hosts;
+  for (int r = 0; r < nranks; ++r) {
+    hosts.insert(peers_[r].hostHash);
+    if (peers_[r].hostHash == peers_[rank].hostHash) localRanks.push_back(r);
+  }
+  hostCount_ = static_cast<int>(hosts.size());
+  STRATA_CHECK(hostCount_ == 1, strataInvalidUsage,
+               "the communicator spans {} hosts, but this build of Strata connects ranks of one "
+               "host only (shared memory); the TCP and UCX transports come in a later release",
+               hostCount_);
+
+  ShmOptions shm;
+  // Unique per communicator: derived from the id, whose secret is random.
+  shm.segmentPrefix = fmt::format("/strata-{:016x}", hashBytes(&id, sizeof(id)));
+  shm.rank = rank;
+  shm.nranks = nranks;
+  shm.localRanks = localRanks;
+  shm.slotBytes = static_cast<size_t>(config.chunkBytes);
+  shm.depth = config.fifoDepth;
+  transport_ = std::make_unique<ShmTransport>(shm, [this] { bootstrap_->barrier(); });
+  executor_ = std::make_unique<Executor>(*transport_, config_, abortFlag_);
+  log(LogLevel::Info, "rank {}/{} ready on {}, {} local ranks, transport {}", rank, nranks,
+      describe(peers_[rank]), localRanks.size(), transport_->name());
+}
+
+Comm::~Comm() = default;
+
+const Schedule& Comm::allReduceSchedule(size_t count, strataDataType_t type,
+                                                strataRedOp_t op) {
+  ScheduleKey key{count, type, op};
+  if (lastSchedule_ && key == lastKey_) return *lastSchedule_;
+  auto it = schedules_.find(key);
+  if (it == schedules_.end()) {
+    if (schedules_.size() >= kMaxCachedSchedules) schedules_.clear();
+    PlanRequest req;
+    req.rank = rank_;
+    req.nranks = nranks_;
+    req.count = count;
+    req.type = type;
+    req.op = op;
+    req.elemBytes = strataTypeSize(type);
+    req.messageBytes = static_cast<size_t>(config_.chunkBytes);
+    req.oneShotMaxBytes = static_cast<size_t>(config_.oneShotMaxBytes);
+    req.allOnOneHost = hostCount_ == 1;
+    const AlgorithmInfo& algo = selectAllReduce(req, config_.algorithm);
+    it = schedules_.emplace(key, algo.build(req)).first;
+    log(LogLevel::Trace, "planned {}", it->second.describe());
+  }
+  lastKey_ = key;
+  lastSchedule_ = &it->second;
+  return it->second;
+}
+
+void Comm::allReduce(const void* sendbuff, void* recvbuff, size_t count,
+                             strataDataType_t type, strataRedOp_t op) {
+  const Schedule& schedule = allReduceSchedule(count, type, op);
+  ++sequence_;
+  executor_->run(schedule, sendbuff, recvbuff, sequence_);
+  if (lastAlgorithmName_ != schedule.algorithm) {
+    lastAlgorithmName_ = schedule.algorithm;
+    lastAlgorithm_ = schedule.algorithm + "/" + transport_->name();
+  }
+}
+
+}  // namespace strata

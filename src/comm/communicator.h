@@ -1,0 +1,71 @@
+// A communicator inside the library (the C handle strataComm_t wraps one): the ranks that found each other through the bootstrap, the transports that
+// connect them, and the schedules it has planned.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "bootstrap/bootstrap.h"
+#include "core/config.h"
+#include "exec/executor.h"
+#include "plan/schedule.h"
+#include "topology/local_host.h"
+#include "transports/transport.h"
+
+namespace strata {
+
+class Comm {
+ public:
+  // Blocks until every rank has joined and the transports are connected, or throws.
+  // abortFlag outlives the communicator's waits (it is owned by the C handle).
+  Comm(const strataUniqueId& id, int nranks, int rank, const Config& config,
+               const std::atomic<bool>* abortFlag);
+  ~Comm();
+
+  int rank() const { return rank_; }
+  int nranks() const { return nranks_; }
+  const Config& config() const { return config_; }
+  const std::vector<LocalHostInfo>& peers() const { return peers_; }
+  int hostCount() const { return hostCount_; }
+
+  void allReduce(const void* sendbuff, void* recvbuff, size_t count, strataDataType_t type,
+                 strataRedOp_t op);
+  // "algorithm/transport" of the last collective.
+  const std::string& lastAlgorithm() const { return lastAlgorithm_; }
+
+ private:
+  const Schedule& allReduceSchedule(size_t count, strataDataType_t type, strataRedOp_t op);
+
+  int rank_;
+  int nranks_;
+  Config config_;
+  const std::atomic<bool>* abortFlag_;
+  std::unique_ptr<Bootstrap> bootstrap_;
+  std::vector<LocalHostInfo> peers_;
+  int hostCount_ = 1;
+  std::unique_ptr<Transport> transport_;
+  std::unique_ptr<Executor> executor_;
+  uint64_t sequence_ = 0;
+  std::string lastAlgorithmName_;
+  std::string lastAlgorithm_;
+
+  struct ScheduleKey {
+    size_t count;
+    int type;
+    int op;
+    bool operator==(const ScheduleKey&) const = default;
+  };
+  struct ScheduleKeyHash {
+    size_t operator()(const ScheduleKey& k) const {
+      return std::hash<size_t>()(k.count * 131 + k.type * 7 + k.op);
+    }
+  };
+  std::unordered_map<ScheduleKey, Schedule, ScheduleKeyHash> schedules_;
+  const Schedule* lastSchedule_ = nullptr;
+  ScheduleKey lastKey_{~size_t(0), -1, -1};
+};
+
+}  // namespace strata

@@ -1,0 +1,101 @@
+#include "core/config.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "core/error.h"
+
+namespace strata {
+namespace {
+
+#define STRATA_TUNABLES(X)                                                                     \
+  X(timeoutSec, "STRATA_TIMEOUT", "300", "seconds any wait may take before it fails")          \
+  X(chunkBytes, "STRATA_CHUNK_BYTES", "131072", "bytes per shared-memory FIFO slot (pipeline chunk)") \
+  X(fifoDepth, "STRATA_FIFO_DEPTH", "8", "slots per shared-memory connection")                 \
+  X(algorithm, "STRATA_ALGO", "", "force an all-reduce algorithm: ring or oneshot")            \
+  X(oneShotMaxBytes, "STRATA_ONESHOT_MAX_BYTES", "65536", "largest all-reduce sent one-shot")  \
+  X(spinCount, "STRATA_SPIN_COUNT", "2000", "polls a waiting rank spins before it yields")
+
+template <typename T>
+T parse(const char* env, const char* text);
+
+template <>
+double parse<double>(const char* env, const char* text) {
+  char* end = nullptr;
+  double v = std::strtod(text, &end);
+  STRATA_CHECK(end && *end == '\0' && end != text, strataInvalidArgument, "{}='{}' is not a number", env, text);
+  return v;
+}
+template <>
+int64_t parse<int64_t>(const char* env, const char* text) {
+  char* end = nullptr;
+  long long v = std::strtoll(text, &end, 0);
+  STRATA_CHECK(end && *end == '\0' && end != text, strataInvalidArgument, "{}='{}' is not an integer", env, text);
+  return v;
+}
+template <>
+int parse<int>(const char* env, const char* text) {
+  return static_cast<int>(parse<int64_t>(env, text));
+}
+template <>
+std::string parse<std::string>(const char*, const char* text) {
+  return text;
+}
+
+// A user field is "set" when it is non-negative / non-null.
+bool isSet(double v) { return v >= 0; }
+bool isSet(long long v) { return v >= 0; }
+bool isSet(int v) { return v >= 0; }
+bool isSet(const char* v) { return v != nullptr; }
+
+template <typename T, typename U>
+T resolveOne(const strataConfig_t* user, U strataConfig_t::*field, const char* env, const char* def) {
+  if (user && isSet(user->*field)) {
+    if constexpr (std::is_same_v<T, std::string>) return std::string(user->*field);
+    else return static_cast<T>(user->*field);
+  }
+  const char* text = std::getenv(env);
+  return parse<T>(env, text ? text : def);
+}
+
+}  // namespace
+
+const std::vector<TunableDoc>& tunables() {
+  static const std::vector<TunableDoc> table = {
+#define X(field, env, def, doc) {env, def, doc},
+      STRATA_TUNABLES(X)
+#undef X
+  };
+  return table;
+}
+
+Config resolveConfig(const strataConfig_t* user) {
+  if (user) {
+    STRATA_CHECK(user->magic == STRATA_CONFIG_MAGIC && user->size >= sizeof(size_t) * 2,
+                 strataInvalidArgument,
+                 "config was not initialised with STRATA_CONFIG_INITIALIZER");
+    STRATA_CHECK(user->size == sizeof(strataConfig_t), strataInvalidArgument,
+                 "config size {} does not match this library's {} (built against another version?)",
+                 user->size, sizeof(strataConfig_t));
+    STRATA_CHECK(user->blocking == 1, strataInvalidArgument, "only blocking init is supported");
+  }
+  Config c;
+#define X(field, env, def, doc) \
+  c.field = resolveOne<decltype(c.field)>(user, &strataConfig_t::field, env, def);
+  STRATA_TUNABLES(X)
+#undef X
+  STRATA_CHECK(c.timeoutSec > 0, strataInvalidArgument, "timeout must be > 0 s, got {}", c.timeoutSec);
+  STRATA_CHECK(c.chunkBytes >= 4096 && c.chunkBytes <= (64 << 20) && c.chunkBytes % 64 == 0,
+               strataInvalidArgument, "chunk bytes must be a multiple of 64 in [4 KiB, 64 MiB], got {}",
+               c.chunkBytes);
+  STRATA_CHECK(c.fifoDepth >= 2 && c.fifoDepth <= 64, strataInvalidArgument,
+               "FIFO depth must be in [2, 64], got {}", c.fifoDepth);
+  STRATA_CHECK(c.algorithm.empty() || c.algorithm == "ring" || c.algorithm == "oneshot",
+               strataInvalidArgument, "unknown algorithm '{}' (known: ring, oneshot)", c.algorithm);
+  // The one-shot path also needs the buffer to fit one message; the planner checks that.
+  STRATA_CHECK(c.oneShotMaxBytes >= 0, strataInvalidArgument, "one-shot limit must be >= 0");
+  STRATA_CHECK(c.spinCount >= 0, strataInvalidArgument, "spin count must be >= 0");
+  return c;
+}
+
+}  // namespace strata

@@ -1,0 +1,36 @@
+// Every tunable of Strata, declared once (src/core/config.cc) with its default, its STRATA_
+// environment name and a doc line. A communicator resolves its Config from the user's
+// strataConfig_t first, then the environment, then the default; tests fill the struct instead of
+// calling setenv.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "strata/strata.h"
+
+namespace strata {
+
+struct Config {
+  double timeoutSec;
+  int64_t chunkBytes;
+  int fifoDepth;
+  std::string algorithm;  // "" = choose automatically
+  int64_t oneShotMaxBytes;
+  int spinCount;
+};
+
+struct TunableDoc {
+  const char* env;
+  const char* defaultValue;
+  const char* doc;
+};
+
+// The table of tunables, for docs and `strata-bench --help-env`.
+const std::vector<TunableDoc>& tunables();
+
+// Resolves user fields (may be null), then STRATA_* variables, then defaults; validates ranges.
+Config resolveConfig(const strataConfig_t* user);
+
+}  // namespace strata

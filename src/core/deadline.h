@@ -1,0 +1,83 @@
+// Deadlines and polite waiting. Every wait in Strata polls a condition under a Deadline with a
+// Backoff: spin briefly (cheap when the peer is running on another core), then yield, then sleep,
+// so that more ranks than cores still make progress.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <thread>
+
+#include <sched.h>
+
+#include "core/error.h"
+
+namespace strata {
+
+using Clock = std::chrono::steady_clock;
+
+class Deadline {
+ public:
+  explicit Deadline(double seconds)
+      : end_(seconds <= 0 ? Clock::time_point::max()
+                          : Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                               std::chrono::duration<double>(seconds))),
+        seconds_(seconds) {}
+  bool expired() const { return Clock::now() >= end_; }
+  double seconds() const { return seconds_; }
+  // Milliseconds left, at least 0, capped to fit an int (for poll()).
+  int msLeft() const {
+    if (end_ == Clock::time_point::max()) return 1 << 30;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end_ - Clock::now()).count();
+    return left <= 0 ? 0 : (left > (1 << 30) ? (1 << 30) : static_cast<int>(left));
+  }
+
+ private:
+  Clock::time_point end_;
+  double seconds_;
+};
+
+// Spin, then yield, then sleep with growing naps (capped so that wake-up latency stays small).
+class Backoff {
+ public:
+  explicit Backoff(int spinCount) : spinCount_(spinCount) {}
+  void pause() {
+    ++polls_;
+    if (polls_ <= spinCount_) {
+      __builtin_ia32_pause();
+    } else if (polls_ <= spinCount_ + kYields) {
+      sched_yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(napUs_));
+      if (napUs_ < kMaxNapUs) napUs_ *= 2;
+    }
+  }
+  // True every so often, to check the clock and the abort flag without paying for it per poll.
+  bool timeToCheck() const { return (polls_ & 63) == 0 || polls_ > spinCount_; }
+
+ private:
+  static constexpr int kYields = 2000;
+  static constexpr int kMaxNapUs = 200;
+  int spinCount_;
+  int64_t polls_ = 0;
+  int napUs_ = 5;
+};
+
+// Polls ready() until it returns true. Throws strataTimeout when the deadline passes and
+// strataAborted when *abortFlag becomes true. `what` names the wait for the error text.
+template <typename Ready, typename What>
+void waitUntil(Ready&& ready, const Deadline& deadline, const std::atomic<bool>* abortFlag,
+               int spinCount, What&& what) {
+  Backoff backoff(spinCount);
+  while (!ready()) {
+    backoff.pause();
+    if (backoff.timeToCheck()) {
+      if (abortFlag && abortFlag->load(std::memory_order_relaxed))
+        fail(strataAborted, "aborted while waiting for {}", what());
+      if (deadline.expired())
+        fail(strataTimeout, "timed out after {:.3g} s waiting for {}", deadline.seconds(), what());
+    }
+  }
+}
+
+}  // namespace strata

@@ -1,0 +1,212 @@
+// Bad input gets its documented error code and a message that names the problem; waits that
+// cannot finish end with a timeout or an abort instead of a hang.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <set>
+#include <cstring>
+#include <thread>
+
+#include "support/comm_threads.h"
+
+namespace strata {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// A one-rank communicator is enough for argument checks.
+class ApiErrors : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    strataUniqueId id;
+    ASSERT_EQ(strataGetUniqueId(&id), strataSuccess);
+    strataConfig_t c = testing::testConfig(5);
+    ASSERT_EQ(strataCommInitRankConfig(&comm_, 1, id, 0, &c), strataSuccess);
+  }
+  void TearDown() override {
+    if (comm_) {
+      EXPECT_EQ(strataCommDestroy(comm_), strataSuccess);
+    }
+  }
+  void expectAllReduce(strataResult_t code, const char* textPart, const void* s, void* r,
+                       size_t count, strataDataType_t t, strataRedOp_t op,
+                       strataStream_t stream = nullptr) {
+    EXPECT_EQ(strataAllReduce(s, r, count, t, op, comm_, stream), code);
+    EXPECT_NE(std::string(strataGetLastError(comm_)).find(textPart), std::string::npos)
+        << "last error: " << strataGetLastError(comm_);
+  }
+  strataComm_t comm_ = nullptr;
+  float buf_[64] = {};
+};
+
+TEST_F(ApiErrors, NullCommunicator) {
+  EXPECT_EQ(strataAllReduce(buf_, buf_, 1, strataFloat32, strataSum, nullptr, nullptr),
+            strataInvalidArgument);
+  EXPECT_NE(std::string(strataGetLastError(nullptr)).find("NULL"), std::string::npos);
+}
+TEST_F(ApiErrors, UnknownDatatype) {
+  expectAllReduce(strataInvalidArgument, "datatype", buf_, buf_, 1, strataNumTypes, strataSum);
+  expectAllReduce(strataInvalidArgument, "datatype", buf_, buf_, 1, strataDataType_t(-1), strataSum);
+}
+TEST_F(ApiErrors, UnknownOp) {
+  expectAllReduce(strataInvalidArgument, "op", buf_, buf_, 1, strataFloat32, strataNumOps);
+}
+TEST_F(ApiErrors, NullSendBuffer) {
+  expectAllReduce(strataInvalidArgument, "NULL", nullptr, buf_, 4, strataFloat32, strataSum);
+}
+TEST_F(ApiErrors, NullRecvBuffer) {
+  expectAllReduce(strataInvalidArgument, "NULL", buf_, nullptr, 4, strataFloat32, strataSum);
+}
+TEST_F(ApiErrors, ZeroCountWithNullBuffersIsFine) {
+  EXPECT_EQ(strataAllReduce(nullptr, nullptr, 0, strataFloat32, strataSum, comm_, nullptr),
+            strataSuccess);
+}
+TEST_F(ApiErrors, CountOverflow) {
+  expectAllReduce(strataInvalidArgument, "overflows", buf_, buf_, SIZE_MAX / 2, strataFloat32, strataSum);
+}
+TEST_F(ApiErrors, DeviceStreamNotYetSupported) {
+  int fakeStream;
+  expectAllReduce(strataInvalidArgument, "stream", buf_, buf_, 1, strataFloat32, strataSum, &fakeStream);
+}
+TEST_F(ApiErrors, PartiallyOverlappingBuffers) {
+  expectAllReduce(strataInvalidArgument, "overlap", buf_, buf_ + 1, 8, strataFloat32, strataSum);
+}
+TEST_F(ApiErrors, UseAfterDestroy) {
+  ASSERT_EQ(strataCommDestroy(comm_), strataSuccess);
+  strataComm_t dead = comm_;
+  comm_ = nullptr;
+  EXPECT_EQ(strataAllReduce(buf_, buf_, 1, strataFloat32, strataSum, dead, nullptr), strataInvalidUsage);
+  EXPECT_NE(std::string(strataGetLastError(nullptr)).find("not valid"), std::string::npos);
+  int n;
+  EXPECT_EQ(strataCommCount(dead, &n), strataInvalidUsage);
+  EXPECT_EQ(strataCommDestroy(dead), strataInvalidUsage);
+}
+TEST_F(ApiErrors, NullOutputPointers) {
+  EXPECT_EQ(strataCommCount(comm_, nullptr), strataInvalidArgument);
+  EXPECT_EQ(strataCommUserRank(comm_, nullptr), strataInvalidArgument);
+  EXPECT_EQ(strataCommGetAsyncError(comm_, nullptr), strataInvalidArgument);
+  EXPECT_EQ(strataGetUniqueId(nullptr), strataInvalidArgument);
+  EXPECT_EQ(strataGetVersion(nullptr), strataInvalidArgument);
+}
+TEST_F(ApiErrors, QueriesWork) {
+  int n = -1, r = -1, v = 0;
+  strataResult_t async = strataInternalError;
+  EXPECT_EQ(strataCommCount(comm_, &n), strataSuccess);
+  EXPECT_EQ(strataCommUserRank(comm_, &r), strataSuccess);
+  EXPECT_EQ(strataCommGetAsyncError(comm_, &async), strataSuccess);
+  EXPECT_EQ(strataGetVersion(&v), strataSuccess);
+  EXPECT_EQ(n, 1);
+  EXPECT_EQ(r, 0);
+  EXPECT_EQ(async, strataSuccess);
+  EXPECT_EQ(v, STRATA_VERSION_CODE);
+}
+
+TEST(ApiInit, BadRankAndSize) {
+  strataUniqueId id;
+  ASSERT_EQ(strataGetUniqueId(&id), strataSuccess);
+  strataComm_t comm;
+  EXPECT_EQ(strataCommInitRank(&comm, 0, id, 0), strataInvalidArgument);
+  EXPECT_EQ(strataCommInitRank(&comm, 2, id, 2), strataInvalidArgument);
+  EXPECT_EQ(strataCommInitRank(&comm, 2, id, -1), strataInvalidArgument);
+  EXPECT_EQ(strataCommInitRank(nullptr, 1, id, 0), strataInvalidArgument);
+  EXPECT_NE(std::string(strataGetLastError(nullptr)).find("NULL"), std::string::npos);
+}
+
+TEST(ApiInit, GarbageUniqueId) {
+  strataUniqueId id;
+  std::memset(&id, 0xab, sizeof(id));
+  strataComm_t comm;
+  EXPECT_EQ(strataCommInitRank(&comm, 1, id, 0), strataInvalidArgument);
+}
+
+TEST(ApiInit, BadConfig) {
+  strataUniqueId id;
+  ASSERT_EQ(strataGetUniqueId(&id), strataSuccess);
+  strataComm_t comm;
+  strataConfig_t raw;
+  std::memset(&raw, 0, sizeof(raw));
+  EXPECT_EQ(strataCommInitRankConfig(&comm, 1, id, 0, &raw), strataInvalidArgument);
+  EXPECT_NE(std::string(strataGetLastError(nullptr)).find("STRATA_CONFIG_INITIALIZER"), std::string::npos);
+  strataConfig_t c = STRATA_CONFIG_INITIALIZER;
+  c.algorithm = "bogus";
+  EXPECT_EQ(strataCommInitRankConfig(&comm, 1, id, 0, &c), strataInvalidArgument);
+  c = STRATA_CONFIG_INITIALIZER;
+  c.chunkBytes = 1000;  // not a multiple of 64
+  EXPECT_EQ(strataCommInitRankConfig(&comm, 1, id, 0, &c), strataInvalidArgument);
+  c = STRATA_CONFIG_INITIALIZER;
+  c.fifoDepth = 1000;
+  EXPECT_EQ(strataCommInitRankConfig(&comm, 1, id, 0, &c), strataInvalidArgument);
+}
+
+TEST(ApiInit, ErrorStringsAreDistinct) {
+  std::set<std::string> seen;
+  for (int i = 0; i < strataNumResults; ++i)
+    EXPECT_TRUE(seen.insert(strataGetErrorString(strataResult_t(i))).second) << i;
+}
+
+TEST(ApiWaits, MissingPeerTimesOut) {
+  strataConfig_t c = testing::testConfig(1.0);
+  testing::withComm(2, c, [](int r, strataComm_t comm) {
+    if (r == 1) return;  // rank 1 never joins the collective
+    float x[4] = {};
+    auto t0 = Clock::now();
+    EXPECT_EQ(strataAllReduce(x, x, 4, strataFloat32, strataSum, comm, nullptr), strataTimeout);
+    double s = secondsSince(t0);
+    EXPECT_GE(s, 0.9);
+    EXPECT_LT(s, 2.0);
+    EXPECT_NE(std::string(strataGetLastError(comm)).find("rank 1"), std::string::npos)
+        << strataGetLastError(comm);
+    strataResult_t async;
+    EXPECT_EQ(strataCommGetAsyncError(comm, &async), strataSuccess);
+    EXPECT_EQ(async, strataTimeout);
+  });
+}
+
+TEST(ApiWaits, MismatchedCountsAreDetected) {
+  strataConfig_t c = testing::testConfig(2.0);
+  c.algorithm = "ring";
+  testing::withComm(2, c, [](int r, strataComm_t comm) {
+    std::vector<float> x(1000, 1.0f);
+    strataResult_t res = strataAllReduce(x.data(), x.data(), r == 0 ? 1000 : 600, strataFloat32,
+                                         strataSum, comm, nullptr);
+    EXPECT_TRUE(res == strataInvalidUsage || res == strataTimeout) << strataGetErrorString(res);
+    if (res == strataInvalidUsage) {
+      EXPECT_NE(std::string(strataGetLastError(comm)).find("same count"), std::string::npos);
+    }
+  });
+}
+
+TEST(ApiWaits, AbortFromAnotherThreadEndsAWait) {
+  strataUniqueId id;
+  ASSERT_EQ(strataGetUniqueId(&id), strataSuccess);
+  strataConfig_t c = testing::testConfig(60);
+  strataComm_t comms[2] = {};
+  testing::runRanks(2, [&](int r) {
+    ASSERT_EQ(strataCommInitRankConfig(&comms[r], 2, id, r, &c), strataSuccess);
+  });
+  float x[4] = {};
+  std::atomic<double> waited{-1};
+  std::atomic<int> result{-1};
+  std::thread waiter([&] {
+    auto t0 = Clock::now();
+    result = strataAllReduce(x, x, 4, strataFloat32, strataSum, comms[0], nullptr);
+    waited = secondsSince(t0);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto t0 = Clock::now();
+  EXPECT_EQ(strataCommAbort(comms[0]), strataSuccess);
+  double abortTook = secondsSince(t0);
+  waiter.join();
+  EXPECT_EQ(result.load(), strataAborted);
+  EXPECT_LT(abortTook, 0.1);
+  EXPECT_LT(waited.load(), 0.5);
+  EXPECT_EQ(strataCommDestroy(comms[1]), strataSuccess);
+}
+
+}  // namespace
+}  // namespace strata

@@ -1,0 +1,62 @@
+// Tunables resolve user struct > STRATA_* environment > default, and bad values are refused.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "core/config.h"
+#include "core/error.h"
+
+namespace strata {
+namespace {
+
+TEST(Config, DefaultsAreValid) {
+  Config c = resolveConfig(nullptr);
+  EXPECT_GT(c.timeoutSec, 0);
+  EXPECT_EQ(c.chunkBytes % 64, 0);
+  EXPECT_GE(c.fifoDepth, 2);
+  EXPECT_TRUE(c.algorithm.empty());
+}
+
+TEST(Config, EnvironmentThenStructOverride) {
+  // The only test that sets the environment: it is what is being tested.
+  setenv("STRATA_TIMEOUT", "12.5", 1);
+  setenv("STRATA_ALGO", "ring", 1);
+  Config fromEnv = resolveConfig(nullptr);
+  EXPECT_EQ(fromEnv.timeoutSec, 12.5);
+  EXPECT_EQ(fromEnv.algorithm, "ring");
+  strataConfig_t user = STRATA_CONFIG_INITIALIZER;
+  user.timeoutSec = 3;
+  user.algorithm = "oneshot";
+  Config fromUser = resolveConfig(&user);
+  EXPECT_EQ(fromUser.timeoutSec, 3);
+  EXPECT_EQ(fromUser.algorithm, "oneshot");
+  setenv("STRATA_TIMEOUT", "soon", 1);
+  EXPECT_THROW(resolveConfig(nullptr), Error);
+  unsetenv("STRATA_TIMEOUT");
+  unsetenv("STRATA_ALGO");
+}
+
+TEST(Config, RangesAreChecked) {
+  strataConfig_t u = STRATA_CONFIG_INITIALIZER;
+  u.timeoutSec = 0;  // "0" is not "unset" (negative is): a zero deadline is refused
+  EXPECT_THROW(resolveConfig(&u), Error);
+  u = STRATA_CONFIG_INITIALIZER;
+  u.chunkBytes = 100;
+  EXPECT_THROW(resolveConfig(&u), Error);
+  u = STRATA_CONFIG_INITIALIZER;
+  u.fifoDepth = 1;
+  EXPECT_THROW(resolveConfig(&u), Error);
+  u = STRATA_CONFIG_INITIALIZER;
+  u.size = 8;
+  EXPECT_THROW(resolveConfig(&u), Error);
+}
+
+TEST(Config, EveryTunableIsDocumented) {
+  for (const TunableDoc& t : tunables()) {
+    EXPECT_EQ(std::string(t.env).rfind("STRATA_", 0), 0u);
+    EXPECT_GT(std::string(t.doc).size(), 10u);
+  }
+}
+
+}  // namespace
+}  // namespace strata

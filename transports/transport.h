@@ -1,0 +1,56 @@
+// The seam between algorithms and the wires. The executor sees each link to a peer as a pair of
+// one-way channels that carry messages of up to maxMessageBytes() through transport-owned slots:
+// the sender asks for a free slot, writes into it and posts it; the receiver looks at the next
+// arrived message in place and releases it. Writing into and reducing straight out of the slots
+// is what lets fused steps (recv-reduce-send) touch each byte once. Every call is non-blocking;
+// waiting, deadlines and abort belong to the executor.
+//
+// Only transports/<name>/ knows how the slots are moved (shared memory today; TCP, UCX, verbs
+// and CUDA IPC implement the same interface).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace strata {
+
+struct TransportCaps {
+  bool zeroCopy = false;      // the receiver reads the sender's memory with no copy in between
+  bool oneSided = false;      // a write plus a signal without the peer posting a receive
+  bool deviceMemory = false;  // slots may live in GPU memory
+};
+
+class SendChannel {
+ public:
+  virtual ~SendChannel() = default;
+  // Address of the next free slot, or nullptr while every slot is in flight.
+  virtual void* trySlot() = 0;
+  // Publishes the slot last returned by trySlot() holding `bytes` (<= maxMessageBytes()).
+  virtual void post(size_t bytes) = 0;
+  virtual size_t maxMessageBytes() const = 0;
+};
+
+class RecvChannel {
+ public:
+  virtual ~RecvChannel() = default;
+  // The next message in arrival order, or nullptr if it has not arrived; *bytes gets its size.
+  // The same message is returned until release().
+  virtual const void* tryPeek(size_t* bytes) = 0;
+  // Frees the slot of the message last returned by tryPeek(), for the sender to reuse.
+  virtual void release() = 0;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual const char* name() const = 0;
+  virtual TransportCaps caps() const = 0;
+  // Channels to / from a peer rank (a communicator rank). The transport owns them.
+  virtual SendChannel& sendChannel(int peer) = 0;
+  virtual RecvChannel& recvChannel(int peer) = 0;
+};
+
+}  // namespace strata
