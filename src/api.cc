@@ -1,7 +1,6 @@
 // The C API: argument checks, the one conversion of strata::Error into strataResult_t, and the
 // communicator handles' lifetime (a registry so that use after destroy is an error, not a crash).
 #include <netdb.h>
-
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +10,7 @@
 #include <unordered_set>
 
 #include "bootstrap/bootstrap.h"
+#include "bootstrap/socket.h"
 #include "comm/communicator.h"
 #include "comm/launcher_env.h"
 #include "core/config.h"
@@ -67,30 +67,37 @@ strataResult_t guarded(strataComm* comm, const char* call, Body&& body) {
   }
 }
 
-// Holds a communicator against destruction for the length of one API call.
+// Holds a communicator against destruction for the length of one API call: one registry
+// lookup, then check() throws if the handle was NULL or is not (or no longer) a communicator.
 class CommUse {
  public:
-  CommUse(strataComm* comm, const char* call) : comm_(comm) {
-    STRATA_CHECK(comm, strataInvalidArgument, "communicator is NULL");
+  explicit CommUse(strataComm* comm) : comm_(comm) {
+    if (!comm) return;
     std::lock_guard<std::mutex> lock(registryMutex);
-    STRATA_CHECK(registry().count(comm), strataInvalidUsage,
-                 "communicator {} is not valid (destroyed, aborted or never created)",
-                 static_cast<void*>(comm));
-    comm->activeCalls.fetch_add(1, std::memory_order_acq_rel);
+    if (registry().count(comm)) {
+      comm->activeCalls.fetch_add(1, std::memory_order_acq_rel);
+      live_ = true;
+    }
   }
-  ~CommUse() { comm_->activeCalls.fetch_sub(1, std::memory_order_acq_rel); }
-  strata::Comm& operator*() const { return *comm_->impl; }
+  ~CommUse() {
+    if (live_) comm_->activeCalls.fetch_sub(1, std::memory_order_acq_rel);
+  }
+  CommUse(const CommUse&) = delete;
+  CommUse& operator=(const CommUse&) = delete;
+  // The handle if live, for recording errors on it; else nullptr.
+  strataComm* live() const { return live_ ? comm_ : nullptr; }
+  void check() const {
+    STRATA_CHECK(comm_, strataInvalidArgument, "communicator is NULL");
+    STRATA_CHECK(live_, strataInvalidUsage,
+                 "communicator {} is not valid (destroyed, aborted or never created)",
+                 static_cast<void*>(comm_));
+  }
   strata::Comm* operator->() const { return comm_->impl.get(); }
 
  private:
   strataComm* comm_;
+  bool live_ = false;
 };
-
-// comm if it is live, else nullptr (errors then go to the thread's record only).
-strataComm* liveOrNull(strataComm* comm) {
-  std::lock_guard<std::mutex> lock(registryMutex);
-  return comm && registry().count(comm) ? comm : nullptr;
-}
 
 strataResult_t initRank(strataComm_t* out, int nranks, const strataUniqueId& id, int rank,
                         const strataConfig_t* userConfig) {
@@ -159,17 +166,7 @@ STRATA_API strataResult_t strataCommInitFromEnv(strataComm_t* comm, const strata
   strataResult_t res = guarded(nullptr, "strataCommInitFromEnv", [&] {
     STRATA_CHECK(comm, strataInvalidArgument, "comm pointer is NULL");
     strata::LauncherEnv env = strata::readLauncherEnv();
-    addrinfo hints{}, *found = nullptr;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    int rc = getaddrinfo(env.rootHost.c_str(), nullptr, &hints, &found);
-    STRATA_CHECK(rc == 0 && found, strataInvalidArgument, "cannot resolve the root host '{}': {}",
-                 env.rootHost, gai_strerror(rc));
-    sockaddr_storage addr{};
-    std::memcpy(&addr, found->ai_addr, found->ai_addrlen);
-    freeaddrinfo(found);
-    if (addr.ss_family == AF_INET) reinterpret_cast<sockaddr_in*>(&addr)->sin_port = htons(env.rootPort);
-    else reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = htons(env.rootPort);
+    sockaddr_storage addr = strata::parseAddress(env.rootHost, env.rootPort);
     if (!env.haveSecret) {
       // Without STRATA_SECRET every rank derives the same value from what the launcher gave it
       // all: it keeps strangers' stray connections out, but it is no security boundary.
@@ -185,11 +182,7 @@ STRATA_API strataResult_t strataCommInitFromEnv(strataComm_t* comm, const strata
     }
     double timeout = strata::resolveConfig(config).timeoutSec;
     if (env.rank == 0) {
-      char host[NI_MAXHOST];
-      STRATA_CHECK(getnameinfo(reinterpret_cast<sockaddr*>(&addr), sizeof(addr), host, sizeof(host),
-                               nullptr, 0, NI_NUMERICHOST) == 0,
-                   strataInvalidArgument, "cannot format the root address");
-      id = strata::startBootstrapRoot(host, env.rootPort, timeout, env.secret.data());
+      id = strata::startBootstrapRoot(env.rootHost.c_str(), env.rootPort, timeout, env.secret.data());
     } else {
       id = strata::makeUniqueId(addr, env.secret.data());
     }
@@ -220,24 +213,27 @@ STRATA_API strataResult_t strataCommAbort(strataComm_t comm) {
 }
 
 STRATA_API strataResult_t strataCommCount(const strataComm_t comm, int* count) {
-  return guarded(liveOrNull(comm), "strataCommCount", [&] {
-    CommUse use(comm, "strataCommCount");
+  CommUse use(comm);
+  return guarded(use.live(), "strataCommCount", [&] {
+    use.check();
     STRATA_CHECK(count, strataInvalidArgument, "count is NULL");
     *count = use->nranks();
   });
 }
 
 STRATA_API strataResult_t strataCommUserRank(const strataComm_t comm, int* rank) {
-  return guarded(liveOrNull(comm), "strataCommUserRank", [&] {
-    CommUse use(comm, "strataCommUserRank");
+  CommUse use(comm);
+  return guarded(use.live(), "strataCommUserRank", [&] {
+    use.check();
     STRATA_CHECK(rank, strataInvalidArgument, "rank is NULL");
     *rank = use->rank();
   });
 }
 
 STRATA_API strataResult_t strataCommGetAsyncError(strataComm_t comm, strataResult_t* asyncError) {
-  return guarded(liveOrNull(comm), "strataCommGetAsyncError", [&] {
-    CommUse use(comm, "strataCommGetAsyncError");
+  CommUse use(comm);
+  return guarded(use.live(), "strataCommGetAsyncError", [&] {
+    use.check();
     STRATA_CHECK(asyncError, strataInvalidArgument, "asyncError is NULL");
     *asyncError = comm->asyncError.load();
   });
@@ -247,9 +243,10 @@ STRATA_API strataResult_t strataAllReduce(const void* sendbuff, void* recvbuff, 
                                           strataDataType_t datatype, strataRedOp_t op,
                                           strataComm_t comm, strataStream_t stream) {
   // comm is looked up first so that argument errors land in its last-error text.
-  strataComm* live = liveOrNull(comm);
+  CommUse use(comm);
+  strataComm* live = use.live();
   strataResult_t res = guarded(live, "strataAllReduce", [&] {
-    CommUse use(comm, "strataAllReduce");
+    use.check();
     STRATA_CHECK(datatype >= 0 && datatype < strataNumTypes, strataInvalidArgument,
                  "unknown datatype {}", static_cast<int>(datatype));
     STRATA_CHECK(op >= 0 && op < strataNumOps, strataInvalidArgument, "unknown reduction op {}",
@@ -276,8 +273,8 @@ STRATA_API strataResult_t strataAllReduce(const void* sendbuff, void* recvbuff, 
 }
 
 STRATA_API const char* strataCommLastAlgorithm(const strataComm_t comm) {
-  strataComm* live = liveOrNull(comm);
-  return live ? live->impl->lastAlgorithm().c_str() : "";
+  CommUse use(comm);
+  return use.live() ? use->lastAlgorithm().c_str() : "";
 }
 
 STRATA_API const char* strataGetErrorString(strataResult_t result) {
@@ -297,7 +294,8 @@ STRATA_API const char* strataGetErrorString(strataResult_t result) {
 }
 
 STRATA_API const char* strataGetLastError(strataComm_t comm) {
-  if (strataComm* live = liveOrNull(comm)) {
+  CommUse use(comm);
+  if (strataComm* live = use.live()) {
     std::lock_guard<std::mutex> lock(live->errorMutex);
     // Copied into thread storage so the pointer stays valid while other threads record errors.
     threadLastError = live->lastError;

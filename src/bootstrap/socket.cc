@@ -103,6 +103,10 @@ sockaddr_storage parseAddress(const std::string& hostIn, uint16_t port) {
     addr.ss_family = AF_INET;
   } else if (inet_pton(AF_INET6, host.c_str(), &v6.sin6_addr) == 1) {
     addr.ss_family = AF_INET6;
+  } else if (host == "localhost") {
+    // Resolved here: minimal systems and chroots may have no /etc/hosts to say so.
+    inet_pton(AF_INET, "127.0.0.1", &v4.sin_addr);
+    addr.ss_family = AF_INET;
   } else {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;

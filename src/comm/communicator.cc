@@ -1,5 +1,7 @@
 #include "comm/communicator.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cstring>
 #include <set>
@@ -15,6 +17,10 @@ namespace {
 // Schedules are cheap to build but cheaper to reuse; bound the cache for programs that use
 // many sizes.
 constexpr size_t kMaxCachedSchedules = 256;
+
+// Polls before a waiting rank yields its CPU (STRATA_SPIN_COUNT=-1).
+constexpr int kDedicatedSpins = 2000;
+constexpr int kOversubscribedSpins = 20;
 
 uint64_t hashBytes(const void* data, size_t bytes) {
   uint64_t h = 1469598103934665603ull;
@@ -44,6 +50,14 @@ Comm::Comm(const strataUniqueId& id, int nranks, int rank, const Config& config,
                "the communicator spans {} hosts, but this build of Strata connects ranks of one "
                "host only (shared memory); the TCP and UCX transports come in a later release",
                hostCount_);
+
+  if (config_.spinCount < 0) {
+    // With more ranks than CPUs, the peer a rank waits for may need this very CPU: spinning
+    // only delays it, so yield almost at once.
+    cpu_set_t cpus;
+    int online = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+    config_.spinCount = static_cast<int>(localRanks.size()) > online ? kOversubscribedSpins : kDedicatedSpins;
+  }
 
   ShmOptions shm;
   // Unique per communicator: derived from the id, whose secret is random.

@@ -18,7 +18,7 @@ struct Config {
   int fifoDepth;
   std::string algorithm;  // "" = choose automatically
   int64_t oneShotMaxBytes;
-  int spinCount;
+  int spinCount;  // -1: chosen by the communicator from ranks per CPU
 };
 
 struct TunableDoc {

@@ -44,7 +44,9 @@ class Backoff {
   void pause() {
     ++polls_;
     if (polls_ <= spinCount_) {
+#if defined(__x86_64__) || defined(__i386__)
       __builtin_ia32_pause();
+#endif
     } else if (polls_ <= spinCount_ + kYields) {
       sched_yield();
     } else {

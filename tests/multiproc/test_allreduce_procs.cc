@@ -159,3 +159,81 @@ TEST(AllReduceProcsFailure, KilledRankMakesSurvivorsFailWithinTwiceTheTimeout) {
 }
 
 }  // namespace
+
+namespace {
+
+// Ranks started "by a launcher": each process only gets environment variables.
+int runFromEnv(const std::vector<std::pair<std::string, std::string>>& vars) {
+  for (auto& [k, v] : vars) setenv(k.c_str(), v.c_str(), 1);
+  strataConfig_t c = STRATA_CONFIG_INITIALIZER;
+  c.timeoutSec = 30;
+  strataComm_t comm;
+  if (strataCommInitFromEnv(&comm, &c) != strataSuccess) {
+    fprintf(stderr, "init from env: %s\n", strataGetLastError(nullptr));
+    return 1;
+  }
+  int rank = -1, n = -1;
+  strataCommUserRank(comm, &rank);
+  strataCommCount(comm, &n);
+  std::vector<int64_t> x(1001);
+  strata::verify::fill(x.data(), x.size(), strataInt64, strataSum, rank, n, 5);
+  int rc = strataAllReduce(x.data(), x.data(), x.size(), strataInt64, strataSum, comm, nullptr) ? 2 : 0;
+  if (!rc && strata::verify::countWrong(x.data(), x.size(), strataInt64, strataSum, n, 5)) rc = 3;
+  strataCommDestroy(comm);
+  return rc;
+}
+
+// Forks n processes that each call body(rank); returns true if all exit 0.
+bool forkAll(int n, const std::function<int(int)>& body) {
+  std::vector<pid_t> pids;
+  for (int r = 0; r < n; ++r) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(body(r));
+    pids.push_back(pid);
+  }
+  bool ok = true;
+  for (pid_t p : pids) {
+    int st;
+    waitpid(p, &st, 0);
+    ok = ok && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  }
+  return ok;
+}
+
+int freePort() {
+  // Ports in a range of our own, varied by pid, so that parallel test runs do not collide.
+  return 20000 + (getpid() * 7) % 20000;
+}
+
+TEST(InitFromEnv, StrataVariables) {
+  int port = freePort();
+  EXPECT_TRUE(forkAll(3, [port](int r) {
+    return runFromEnv({{"STRATA_RANK", std::to_string(r)},
+                       {"STRATA_NRANKS", "3"},
+                       {"STRATA_ROOT_ADDR", "127.0.0.1:" + std::to_string(port)},
+                       {"STRATA_SECRET", std::string(64, 'a')}});
+  }));
+}
+
+TEST(InitFromEnv, TorchrunVariables) {
+  int port = freePort() + 1;
+  EXPECT_TRUE(forkAll(4, [port](int r) {
+    return runFromEnv({{"RANK", std::to_string(r)},
+                       {"WORLD_SIZE", "4"},
+                       {"LOCAL_RANK", std::to_string(r)},
+                       {"MASTER_ADDR", "localhost"},
+                       {"MASTER_PORT", std::to_string(port)}});
+  }));
+}
+
+TEST(InitFromEnv, MissingVariablesAreNamed) {
+  EXPECT_TRUE(forkAll(1, [](int) {
+    for (const char* v : {"STRATA_RANK", "RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"})
+      unsetenv(v);
+    strataComm_t comm;
+    if (strataCommInitFromEnv(&comm, nullptr) != strataInvalidArgument) return 1;
+    return std::string(strataGetLastError(nullptr)).find("STRATA_RANK") == std::string::npos ? 2 : 0;
+  }));
+}
+
+}  // namespace
