@@ -95,12 +95,13 @@ typedef struct {
   int fifoDepth;        /* chunks in flight per connection; default STRATA_FIFO_DEPTH */
   const char* algorithm; /* force an algorithm ("ring", "oneshot"); default STRATA_ALGO or auto */
   long long oneShotMaxBytes; /* largest message for the one-shot path; default STRATA_ONESHOT_MAX_BYTES */
+  const char* slotStores; /* "cached", "streaming" or "auto" (measured); default STRATA_SLOT_STORES */
   int spinCount;        /* polls before a waiting rank yields; default STRATA_SPIN_COUNT */
 } strataConfig_t;
 
 #define STRATA_CONFIG_MAGIC 0x5354524bu
 #define STRATA_CONFIG_INITIALIZER \
-  { sizeof(strataConfig_t), STRATA_CONFIG_MAGIC, STRATA_VERSION_CODE, 1, -1.0, -1, -1, NULL, -1, -1 }
+  { sizeof(strataConfig_t), STRATA_CONFIG_MAGIC, STRATA_VERSION_CODE, 1, -1.0, -1, -1, NULL, -1, NULL, -1 }
 
 /* Version of the library that is linked (STRATA_VERSION_CODE at its build). */
 strataResult_t strataGetVersion(int* version);

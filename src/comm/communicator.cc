@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <set>
 
@@ -69,6 +70,7 @@ Comm::Comm(const strataUniqueId& id, int nranks, int rank, const Config& config,
   shm.depth = config.fifoDepth;
   transport_ = std::make_unique<ShmTransport>(shm, [this] { bootstrap_->barrier(); });
   executor_ = std::make_unique<Executor>(*transport_, config_, abortFlag_);
+  slotStores_ = config_.slotStores == "streaming" ? SlotStores::Streaming : SlotStores::Cached;
   log(LogLevel::Info, "rank {}/{} ready on {}, {} local ranks, transport {}", rank, nranks,
       describe(peers_[rank]), localRanks.size(), transport_->name());
 }
@@ -105,7 +107,13 @@ void Comm::allReduce(const void* sendbuff, void* recvbuff, size_t count,
                              strataDataType_t type, strataRedOp_t op) {
   const Schedule& schedule = allReduceSchedule(count, type, op);
   ++sequence_;
-  executor_->run(schedule, sendbuff, recvbuff, sequence_);
+  const size_t bytes = count * schedule.elemBytes;
+  SlotStores stores = slotStores_;
+  if (config_.slotStores == "auto") stores = tuner_.choose(bytes);
+  const auto start = std::chrono::steady_clock::now();
+  executor_->run(schedule, sendbuff, recvbuff, sequence_, stores == SlotStores::Streaming);
+  if (config_.slotStores == "auto")
+    tuner_.record(bytes, stores, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   if (lastAlgorithmName_ != schedule.algorithm) {
     lastAlgorithmName_ = schedule.algorithm;
     lastAlgorithm_ = schedule.algorithm + "/" + transport_->name();

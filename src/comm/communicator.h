@@ -11,6 +11,7 @@
 #include "bootstrap/bootstrap.h"
 #include "core/config.h"
 #include "exec/executor.h"
+#include "exec/store_mode_tuner.h"
 #include "plan/schedule.h"
 #include "topology/local_host.h"
 #include "transports/transport.h"
@@ -49,6 +50,8 @@ class Comm {
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<Executor> executor_;
   uint64_t sequence_ = 0;
+  SlotStores slotStores_ = SlotStores::Cached;  // when not tuned ("cached" or "streaming")
+  StoreModeTuner tuner_;
   std::string lastAlgorithmName_;
   std::string lastAlgorithm_;
 

@@ -14,6 +14,8 @@ namespace {
   X(fifoDepth, "STRATA_FIFO_DEPTH", "8", "slots per shared-memory connection")                 \
   X(algorithm, "STRATA_ALGO", "", "force an all-reduce algorithm: ring or oneshot")            \
   X(oneShotMaxBytes, "STRATA_ONESHOT_MAX_BYTES", "65536", "largest all-reduce sent one-shot")  \
+  X(slotStores, "STRATA_SLOT_STORES", "auto",                                                    \
+    "how large messages are written into shared-memory slots: cached, streaming, or auto (measured)") \
   X(spinCount, "STRATA_SPIN_COUNT", "-1",                                                     \
     "polls a waiting rank spins before it yields; -1: 2000, or 20 when a host has more ranks than CPUs")
 
@@ -95,6 +97,8 @@ Config resolveConfig(const strataConfig_t* user) {
                strataInvalidArgument, "unknown algorithm '{}' (known: ring, oneshot)", c.algorithm);
   // The one-shot path also needs the buffer to fit one message; the planner checks that.
   STRATA_CHECK(c.oneShotMaxBytes >= 0, strataInvalidArgument, "one-shot limit must be >= 0");
+  STRATA_CHECK(c.slotStores == "auto" || c.slotStores == "cached" || c.slotStores == "streaming",
+               strataInvalidArgument, "slot stores must be auto, cached or streaming, got '{}'", c.slotStores);
   STRATA_CHECK(c.spinCount >= -1, strataInvalidArgument, "spin count must be >= 0 (or -1: automatic)");
   return c;
 }

@@ -18,6 +18,7 @@ struct Config {
   int fifoDepth;
   std::string algorithm;  // "" = choose automatically
   int64_t oneShotMaxBytes;
+  std::string slotStores;  // auto, cached or streaming
   int spinCount;  // -1: chosen by the communicator from ranks per CPU
 };
 

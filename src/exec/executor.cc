@@ -15,6 +15,7 @@ struct Executor::Run {
   const char* input;
   char* output;
   uint64_t sequence;
+  bool streamSlots;
   Deadline deadline;
   const std::atomic<bool>* abortFlag;
   int spinCount;
@@ -53,6 +54,11 @@ struct Executor::Run {
     return static_cast<const char*>(msg);
   }
   void release(int peer) { transport.recvChannel(peer).release(); }
+
+  void copyToSlot(void* slot, const void* src, size_t bytes) const {
+    if (streamSlots) streamCopy(slot, src, bytes);
+    else std::memcpy(slot, src, bytes);
+  }
 };
 
 // Reduces chunk `run.chunk` of block 0 over every rank in rank order: the sources are the
@@ -89,8 +95,9 @@ void Executor::runReduceAll(Run& r, const Phase& p) {
   }
 }
 
-void Executor::run(const Schedule& s, const void* input, void* output, uint64_t sequence) {
-  Run r{s, static_cast<const char*>(input), static_cast<char*>(output), sequence,
+void Executor::run(const Schedule& s, const void* input, void* output, uint64_t sequence,
+                   bool streamSlots) {
+  Run r{s, static_cast<const char*>(input), static_cast<char*>(output), sequence, streamSlots,
         Deadline(config_.timeoutSec), abortFlag_, config_.spinCount, transport_};
   const size_t eb = s.elemBytes;
   const size_t chunks = s.chunksPerBlock();
@@ -114,7 +121,7 @@ void Executor::run(const Schedule& s, const void* input, void* output, uint64_t 
         switch (p.kind) {
           case StepKind::Send: {
             void* slot = r.waitSlot(to);
-            streamCopy(slot, in, bytes);
+            r.copyToSlot(slot, in, bytes);
             r.post(to, bytes);
             break;
           }
@@ -141,7 +148,7 @@ void Executor::run(const Schedule& s, const void* input, void* output, uint64_t 
             if (p.kind == StepKind::RecvReduceCopySend) {
               // The chunk just written is in cache: copying it on costs little.
               void* slot = r.waitSlot(to);
-              streamCopy(slot, out, bytes);
+              r.copyToSlot(slot, out, bytes);
               r.post(to, bytes);
             }
             break;
@@ -150,7 +157,7 @@ void Executor::run(const Schedule& s, const void* input, void* output, uint64_t 
             const char* msg = r.waitMessage(from, bytes);
             void* slot = r.waitSlot(to);
             std::memcpy(out, msg, bytes);
-            streamCopy(slot, out, bytes);
+            r.copyToSlot(slot, out, bytes);
             r.post(to, bytes);
             r.release(from);
             break;

@@ -18,8 +18,10 @@ class Executor {
       : transport_(transport), config_(config), abortFlag_(abortFlag) {}
 
   // Runs `schedule` with input (send buffer) and output (receive buffer); `sequence` numbers the
-  // collective on this communicator for error messages.
-  void run(const Schedule& schedule, const void* input, void* output, uint64_t sequence);
+  // collective on this communicator for error messages. streamSlots: write transport slots with
+  // non-temporal stores (see core/stream_copy.h).
+  void run(const Schedule& schedule, const void* input, void* output, uint64_t sequence,
+           bool streamSlots = false);
 
  private:
   struct Run;

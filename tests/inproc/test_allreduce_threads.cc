@@ -68,10 +68,15 @@ TEST_P(AllReduceThreads, ForcedOneShot) {
 INSTANTIATE_TEST_SUITE_P(WorldSizes, AllReduceThreads, ::testing::Values(1, 2, 3, 4, 5, 8),
                          [](const auto& info) { return "n" + std::to_string(info.param); });
 
-TEST(AllReduceThreadsLarge, SixtyFourMiBFloat32Sum) {
-  // A buffer much larger than the FIFO and the caches, on the world size the benchmark uses.
+class AllReduceThreadsLarge : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(AllReduceThreadsLarge, SixtyFourMiBFloat32Sum) {
+  // A buffer much larger than the FIFO and the caches, on the world size the benchmark uses,
+  // with each way of writing slots.
   const size_t count = (64u << 20) / 4 + 5;
-  testing::withComm(2, testing::testConfig(), [&](int r, strataComm_t comm) {
+  strataConfig_t config = testing::testConfig();
+  config.slotStores = GetParam();
+  testing::withComm(2, config, [&](int r, strataComm_t comm) {
     std::vector<char> send(count * 4), recv(count * 4);
     verify::fill(send.data(), count, strataFloat32, strataSum, r, 2, 99);
     ASSERT_EQ(strataAllReduce(send.data(), recv.data(), count, strataFloat32, strataSum, comm, nullptr),
@@ -80,6 +85,10 @@ TEST(AllReduceThreadsLarge, SixtyFourMiBFloat32Sum) {
     EXPECT_STREQ(strataCommLastAlgorithm(comm), "ring/shm");
   });
 }
+
+INSTANTIATE_TEST_SUITE_P(SlotStores, AllReduceThreadsLarge,
+                         ::testing::Values("cached", "streaming", "auto"),
+                         [](const auto& info) { return std::string(info.param); });
 
 }  // namespace
 }  // namespace strata
