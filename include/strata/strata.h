@@ -52,7 +52,8 @@ typedef enum {
   strataBfloat16 = 9,
   strataFloat8e4m3 = 10,
   strataFloat8e5m2 = 11,
-  strataNumTypes = 12
+  strataNumTypes = 12,
+  strataDataTypeMaxEnum_ = 0x7fffffff /* keeps the type int-sized; not a type */
 } strataDataType_t;
 
 /* NCCL-style aliases. */
@@ -68,7 +69,8 @@ typedef enum {
   strataMax = 2,
   strataMin = 3,
   strataAvg = 4, /* sum, then one division by nranks (integer division for integer types) */
-  strataNumOps = 5
+  strataNumOps = 5,
+  strataRedOpMaxEnum_ = 0x7fffffff /* keeps the type int-sized; not an op */
 } strataRedOp_t;
 
 /* An opaque token created by strataGetUniqueId on one rank and given to all others. It carries

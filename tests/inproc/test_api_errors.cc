@@ -51,10 +51,11 @@ TEST_F(ApiErrors, NullCommunicator) {
 }
 TEST_F(ApiErrors, UnknownDatatype) {
   expectAllReduce(strataInvalidArgument, "datatype", buf_, buf_, 1, strataNumTypes, strataSum);
-  expectAllReduce(strataInvalidArgument, "datatype", buf_, buf_, 1, strataDataType_t(-1), strataSum);
+  expectAllReduce(strataInvalidArgument, "datatype", buf_, buf_, 1, strataDataType_t(1000), strataSum);
 }
 TEST_F(ApiErrors, UnknownOp) {
   expectAllReduce(strataInvalidArgument, "op", buf_, buf_, 1, strataFloat32, strataNumOps);
+  expectAllReduce(strataInvalidArgument, "op", buf_, buf_, 1, strataFloat32, strataRedOp_t(77));
 }
 TEST_F(ApiErrors, NullSendBuffer) {
   expectAllReduce(strataInvalidArgument, "NULL", nullptr, buf_, 4, strataFloat32, strataSum);

@@ -13,15 +13,25 @@
 namespace {
 
 TEST(CppWrapper, ThreeProcessesSumAndMax) {
-  auto* id = static_cast<strataUniqueId*>(
-      mmap(nullptr, sizeof(strataUniqueId), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
-  *id = strata::uniqueId();  // the root thread lives in this (test) process
+  // The id is made in rank 0's process: this test process stays single-threaded, so forking it
+  // is safe (also under sanitizers).
+  struct Shared {
+    std::atomic<int> ready;
+    strataUniqueId id;
+  };
+  auto* shared = new (mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE,
+                           MAP_SHARED | MAP_ANONYMOUS, -1, 0)) Shared();
   std::vector<pid_t> pids;
   for (int r = 0; r < 3; ++r) {
     pid_t pid = fork();
     if (pid == 0) {
       try {
-        strata::Communicator comm(3, *id, r);
+        if (r == 0) {
+          shared->id = strata::uniqueId();
+          shared->ready = 1;
+        }
+        for (int i = 0; i < 30000 && !shared->ready; ++i) usleep(1000);
+        strata::Communicator comm(3, shared->id, r);
         if (comm.size() != 3 || comm.rank() != r) _exit(1);
         std::vector<int32_t> v(77, r + 1), out(77);
         comm.allReduce(v.data(), out.data(), v.size());
@@ -43,7 +53,7 @@ TEST(CppWrapper, ThreeProcessesSumAndMax) {
     waitpid(p, &st, 0);
     EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
   }
-  munmap(id, sizeof(strataUniqueId));
+  munmap(shared, sizeof(Shared));
 }
 
 TEST(CppWrapper, ErrorsBecomeExceptionsWithTheirCode) {
