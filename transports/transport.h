@@ -26,9 +26,11 @@ struct TransportCaps {
 class SendChannel {
  public:
   virtual ~SendChannel() = default;
-  // Address of the next free slot, or nullptr while every slot is in flight.
-  virtual void* trySlot() = 0;
-  // Publishes the slot last returned by trySlot() holding `bytes` (<= maxMessageBytes()).
+  // Where to write the next message of `bytes` (<= maxMessageBytes()), or nullptr while every
+  // slot is in flight. Knowing the size lets a transport place small messages beside its own
+  // signal, so that they travel as one cache line.
+  virtual void* trySlot(size_t bytes) = 0;
+  // Publishes the slot last returned by trySlot(), holding the `bytes` given there.
   virtual void post(size_t bytes) = 0;
   virtual size_t maxMessageBytes() const = 0;
 };

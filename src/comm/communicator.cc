@@ -71,6 +71,7 @@ Comm::Comm(const strataUniqueId& id, int nranks, int rank, const Config& config,
   transport_ = std::make_unique<ShmTransport>(shm, [this] { bootstrap_->barrier(); });
   executor_ = std::make_unique<Executor>(*transport_, config_, abortFlag_);
   slotStores_ = config_.slotStores == "streaming" ? SlotStores::Streaming : SlotStores::Cached;
+  tuneSlotStores_ = config_.slotStores == "auto";
   log(LogLevel::Info, "rank {}/{} ready on {}, {} local ranks, transport {}", rank, nranks,
       describe(peers_[rank]), localRanks.size(), transport_->name());
 }
@@ -108,12 +109,14 @@ void Comm::allReduce(const void* sendbuff, void* recvbuff, size_t count,
   const Schedule& schedule = allReduceSchedule(count, type, op);
   ++sequence_;
   const size_t bytes = count * schedule.elemBytes;
-  SlotStores stores = slotStores_;
-  if (config_.slotStores == "auto") stores = tuner_.choose(bytes);
-  const auto start = std::chrono::steady_clock::now();
-  executor_->run(schedule, sendbuff, recvbuff, sequence_, stores == SlotStores::Streaming);
-  if (config_.slotStores == "auto")
+  if (!tuneSlotStores_ || bytes < StoreModeTuner::kMinTunedBytes) {
+    executor_->run(schedule, sendbuff, recvbuff, sequence_, slotStores_ == SlotStores::Streaming);
+  } else {
+    const SlotStores stores = tuner_.choose(bytes);
+    const auto start = std::chrono::steady_clock::now();
+    executor_->run(schedule, sendbuff, recvbuff, sequence_, stores == SlotStores::Streaming);
     tuner_.record(bytes, stores, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
   if (lastAlgorithmName_ != schedule.algorithm) {
     lastAlgorithmName_ = schedule.algorithm;
     lastAlgorithm_ = schedule.algorithm + "/" + transport_->name();

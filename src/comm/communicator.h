@@ -51,6 +51,7 @@ class Comm {
   std::unique_ptr<Executor> executor_;
   uint64_t sequence_ = 0;
   SlotStores slotStores_ = SlotStores::Cached;  // when not tuned ("cached" or "streaming")
+  bool tuneSlotStores_ = true;
   StoreModeTuner tuner_;
   std::string lastAlgorithmName_;
   std::string lastAlgorithm_;

@@ -16,7 +16,7 @@ struct Executor::Run {
   char* output;
   uint64_t sequence;
   bool streamSlots;
-  Deadline deadline;
+  LazyDeadline deadline;
   const std::atomic<bool>* abortFlag;
   int spinCount;
   Transport& transport;
@@ -32,10 +32,10 @@ struct Executor::Run {
                        stepKindName(p.kind), iteration, chunk);
   }
 
-  void* waitSlot(int peer) {
+  void* waitSlot(int peer, size_t bytes) {
     SendChannel& ch = transport.sendChannel(peer);
     void* slot = nullptr;
-    waitUntil([&] { return (slot = ch.trySlot()) != nullptr; }, deadline, abortFlag, spinCount,
+    waitUntil([&] { return (slot = ch.trySlot(bytes)) != nullptr; }, deadline, abortFlag, spinCount,
               [&] { return fmt::format("a free slot to rank {} in {}", peer, where()); });
     return slot;
   }
@@ -98,7 +98,7 @@ void Executor::runReduceAll(Run& r, const Phase& p) {
 void Executor::run(const Schedule& s, const void* input, void* output, uint64_t sequence,
                    bool streamSlots) {
   Run r{s, static_cast<const char*>(input), static_cast<char*>(output), sequence, streamSlots,
-        Deadline(config_.timeoutSec), abortFlag_, config_.spinCount, transport_};
+        LazyDeadline(config_.timeoutSec), abortFlag_, config_.spinCount, transport_};
   const size_t eb = s.elemBytes;
   const size_t chunks = s.chunksPerBlock();
   for (r.chunk = 0; r.chunk < chunks; ++r.chunk) {
@@ -120,7 +120,7 @@ void Executor::run(const Schedule& s, const void* input, void* output, uint64_t 
         const int from = static_cast<int>(p.recvPeer.eval(s.rank, r.iteration, s.nranks));
         switch (p.kind) {
           case StepKind::Send: {
-            void* slot = r.waitSlot(to);
+            void* slot = r.waitSlot(to, bytes);
             r.copyToSlot(slot, in, bytes);
             r.post(to, bytes);
             break;
@@ -133,7 +133,7 @@ void Executor::run(const Schedule& s, const void* input, void* output, uint64_t 
           }
           case StepKind::RecvReduceSend: {
             const char* msg = r.waitMessage(from, bytes);
-            void* slot = r.waitSlot(to);
+            void* slot = r.waitSlot(to, bytes);
             reduce(slot, msg, in, n, s.type, s.op);
             r.post(to, bytes);
             r.release(from);
@@ -147,7 +147,7 @@ void Executor::run(const Schedule& s, const void* input, void* output, uint64_t 
             r.release(from);
             if (p.kind == StepKind::RecvReduceCopySend) {
               // The chunk just written is in cache: copying it on costs little.
-              void* slot = r.waitSlot(to);
+              void* slot = r.waitSlot(to, bytes);
               r.copyToSlot(slot, out, bytes);
               r.post(to, bytes);
             }
@@ -155,7 +155,7 @@ void Executor::run(const Schedule& s, const void* input, void* output, uint64_t 
           }
           case StepKind::RecvCopySend: {
             const char* msg = r.waitMessage(from, bytes);
-            void* slot = r.waitSlot(to);
+            void* slot = r.waitSlot(to, bytes);
             std::memcpy(out, msg, bytes);
             r.copyToSlot(slot, out, bytes);
             r.post(to, bytes);

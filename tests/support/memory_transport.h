@@ -16,7 +16,7 @@ class MemoryFifo final : public SendChannel, public RecvChannel {
   MemoryFifo(size_t slotBytes, int depth) : slotBytes_(slotBytes), slots_(depth), sizes_(depth) {
     for (auto& s : slots_) s.resize(slotBytes);
   }
-  void* trySlot() override {
+  void* trySlot(size_t) override {
     std::lock_guard<std::mutex> lock(mutex_);
     return head_ - tail_ < slots_.size() ? slots_[head_ % slots_.size()].data() : nullptr;
   }

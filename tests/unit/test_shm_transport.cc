@@ -60,12 +60,12 @@ TEST(ShmTransport, OrderedMessagesWithBackPressureAndWrapAround) {
     EXPECT_EQ(out.maxMessageBytes(), slot);
     for (int m = 0; m < kMessages; ++m) {
       void* p;
-      while (!(p = out.trySlot())) std::this_thread::yield();
       size_t bytes = m % 200 + 1;
+      while (!(p = out.trySlot(bytes))) std::this_thread::yield();
       for (size_t i = 0; i < bytes; ++i) static_cast<unsigned char*>(p)[i] = (m + i) & 0xff;
       out.post(bytes);
       if (m == depth - 1) {
-        EXPECT_EQ(out.trySlot(), nullptr) << "a full FIFO must refuse another slot";
+        EXPECT_EQ(out.trySlot(1), nullptr) << "a full FIFO must refuse another slot";
         sync.arrive_and_wait();
       }
     }

@@ -19,17 +19,28 @@ constexpr int kMaxDepth = 64;
 
 size_t roundUp(size_t v, size_t to) { return (v + to - 1) / to * to; }
 
-// Head and tail each get a cache line of their own so that the sender's and the receiver's
-// writes never share a line; sizes sit beside head because the sender writes them together.
-struct FifoHeader {
-  alignas(kCacheLine) std::atomic<uint64_t> head;  // messages posted (sender writes)
-  uint64_t sizes[kMaxDepth];                       // bytes of each slot's message (sender writes)
-  alignas(kCacheLine) std::atomic<uint64_t> tail;  // messages released (receiver writes)
+// Each slot starts with a cache line that carries the message's signal: its sequence number
+// (written last, with release) and size. A message of up to kInlineBytes is written into that
+// same line, so a small message reaches the receiver as one cache-line transfer; a larger one
+// goes into the slot's body, which starts on the next line.
+struct SlotLine {
+  static constexpr size_t kInlineBytes = 48;
+  unsigned char inlineData[kInlineBytes];
+  uint64_t bytes;
+  std::atomic<uint64_t> sequence;  // 1 + the message's index on this channel; 0: never written
 };
+static_assert(sizeof(SlotLine) == kCacheLine, "the signal must fill exactly one line");
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "shared counters must be lock-free");
 
+// The receiver's progress, on a page of its own: the sender reads it only when the FIFO looks full.
+struct FifoHeader {
+  alignas(kCacheLine) std::atomic<uint64_t> tail;  // messages released
+};
+
+size_t slotStride(size_t slotBytes) { return kCacheLine + slotBytes; }
+
 size_t fifoBytes(size_t slotBytes, int depth) {
-  return roundUp(sizeof(FifoHeader), kPage) + slotBytes * depth;
+  return roundUp(sizeof(FifoHeader), kPage) + roundUp(slotStride(slotBytes) * depth, kPage);
 }
 
 }  // namespace
@@ -52,55 +63,64 @@ struct ShmTransport::Mapping {
   }
 };
 
-class ShmTransport::ShmSend final : public SendChannel {
+// What both ends of one FIFO see of it.
+class FifoView {
  public:
-  ShmSend(char* fifo, size_t slotBytes, int depth)
+  FifoView(char* fifo, size_t slotBytes, int depth)
       : header_(reinterpret_cast<FifoHeader*>(fifo)),
         slots_(fifo + roundUp(sizeof(FifoHeader), kPage)),
-        slotBytes_(slotBytes),
-        depth_(depth),
-        head_(header_->head.load(std::memory_order_relaxed)) {}
+        stride_(slotStride(slotBytes)),
+        depth_(depth) {}
+  SlotLine* line(uint64_t index) const {
+    return reinterpret_cast<SlotLine*>(slots_ + (index % depth_) * stride_);
+  }
+  static char* payload(SlotLine* line, size_t bytes) {
+    return bytes <= SlotLine::kInlineBytes ? reinterpret_cast<char*>(line->inlineData)
+                                           : reinterpret_cast<char*>(line) + kCacheLine;
+  }
 
-  void* trySlot() override {
-    if (head_ - tailSeen_ >= static_cast<uint64_t>(depth_)) {
-      // Re-read the receiver's line only when our cached view says the FIFO is full.
+ protected:
+  FifoHeader* header_;
+  char* slots_;
+  size_t stride_;
+  uint64_t depth_;
+};
+
+class ShmTransport::ShmSend final : public SendChannel, FifoView {
+ public:
+  ShmSend(char* fifo, size_t slotBytes, int depth) : FifoView(fifo, slotBytes, depth), slotBytes_(slotBytes) {}
+
+  void* trySlot(size_t bytes) override {
+    if (head_ - tailSeen_ >= depth_) {
+      // Read the receiver's line only when our cached view says the FIFO is full.
       tailSeen_ = header_->tail.load(std::memory_order_acquire);
-      if (head_ - tailSeen_ >= static_cast<uint64_t>(depth_)) return nullptr;
+      if (head_ - tailSeen_ >= depth_) return nullptr;
     }
-    return slots_ + (head_ % depth_) * slotBytes_;
+    return payload(line(head_), bytes);
   }
   void post(size_t bytes) override {
-    header_->sizes[head_ % depth_] = bytes;
+    SlotLine* l = line(head_);
+    l->bytes = bytes;
     ++head_;
-    header_->head.store(head_, std::memory_order_release);
+    l->sequence.store(head_, std::memory_order_release);
   }
   size_t maxMessageBytes() const override { return slotBytes_; }
 
  private:
-  FifoHeader* header_;
-  char* slots_;
   size_t slotBytes_;
-  int depth_;
-  uint64_t head_;
+  uint64_t head_ = 0;  // messages posted
   uint64_t tailSeen_ = 0;
 };
 
-class ShmTransport::ShmRecv final : public RecvChannel {
+class ShmTransport::ShmRecv final : public RecvChannel, FifoView {
  public:
-  ShmRecv(char* fifo, size_t slotBytes, int depth)
-      : header_(reinterpret_cast<FifoHeader*>(fifo)),
-        slots_(fifo + roundUp(sizeof(FifoHeader), kPage)),
-        slotBytes_(slotBytes),
-        depth_(depth),
-        tail_(header_->tail.load(std::memory_order_relaxed)) {}
+  ShmRecv(char* fifo, size_t slotBytes, int depth) : FifoView(fifo, slotBytes, depth) {}
 
   const void* tryPeek(size_t* bytes) override {
-    if (headSeen_ == tail_) {
-      headSeen_ = header_->head.load(std::memory_order_acquire);
-      if (headSeen_ == tail_) return nullptr;
-    }
-    *bytes = header_->sizes[tail_ % depth_];
-    return slots_ + (tail_ % depth_) * slotBytes_;
+    SlotLine* l = line(tail_);
+    if (l->sequence.load(std::memory_order_acquire) != tail_ + 1) return nullptr;
+    *bytes = l->bytes;
+    return payload(l, *bytes);
   }
   void release() override {
     ++tail_;
@@ -108,12 +128,7 @@ class ShmTransport::ShmRecv final : public RecvChannel {
   }
 
  private:
-  FifoHeader* header_;
-  const char* slots_;
-  size_t slotBytes_;
-  int depth_;
-  uint64_t tail_;
-  uint64_t headSeen_ = 0;
+  uint64_t tail_ = 0;  // messages released
 };
 
 ShmTransport::ShmTransport(const ShmOptions& options, const std::function<void()>& barrier)

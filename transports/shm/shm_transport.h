@@ -1,10 +1,10 @@
 // Shared-memory transport between processes of one host.
 //
 // Every rank owns one POSIX shared-memory segment holding a FIFO per local sender: a ring of
-// `depth` slots of `slotBytes`, plus a head counter (written by the sender) and a tail counter
-// (written by the receiver) on cache lines of their own, and each slot's message size on the
-// sender's side. Segments are created, then every rank maps its peers' segments, then they are
-// unlinked, so nothing is left in /dev/shm even if a process dies later.
+// `depth` slots of `slotBytes`, each led by a cache line with the message's sequence number and
+// size (and the message itself when it is small), and a tail counter on a line of its own that
+// the receiver writes. Segments are created, then every rank maps its peers' segments, then they
+// are unlinked, so nothing is left in /dev/shm even if a process dies later.
 #pragma once
 
 #include <functional>
