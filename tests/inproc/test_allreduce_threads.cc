@@ -7,15 +7,14 @@
 #include <cstring>
 
 #include "support/comm_threads.h"
+#include "support/all_types.h"
 #include "verify.h"
 
 namespace strata {
 namespace {
 
-const strataDataType_t kTypes[] = {strataInt8,    strataUint8,   strataInt32,  strataUint32,
-                                   strataInt64,   strataUint64,  strataFloat16, strataFloat32,
-                                   strataFloat64, strataBfloat16, strataFloat8e4m3, strataFloat8e5m2};
-const strataRedOp_t kOps[] = {strataSum, strataProd, strataMax, strataMin, strataAvg};
+using testing::kAllTypes;
+using testing::kAllOps;
 
 class AllReduceThreads : public ::testing::TestWithParam<int> {};
 
@@ -25,8 +24,8 @@ void sweep(int n, const strataConfig_t& config, const std::vector<size_t>& count
     std::vector<char> send(maxCount * 8 + 64), recv(maxCount * 8 + 64);
     uint64_t seed = 1;
     for (size_t count : counts)
-      for (strataDataType_t t : kTypes)
-        for (strataRedOp_t op : kOps)
+      for (strataDataType_t t : kAllTypes)
+        for (strataRedOp_t op : kAllOps)
           for (bool inPlace : {false, true}) {
             ++seed;
             verify::fill(send.data(), count, t, op, r, n, seed);

@@ -10,6 +10,7 @@
 #include "exec/executor.h"
 #include "support/memory_transport.h"
 #include "support/rank_threads.h"
+#include "support/all_types.h"
 #include "verify.h"
 
 namespace strata {
@@ -57,10 +58,8 @@ void runAlgorithm(const char* algoName, int n, size_t count, strataDataType_t ty
   for (int r = 0; r < n; ++r) EXPECT_EQ(wrong[r], 0u) << "rank " << r;
 }
 
-const strataDataType_t kTypes[] = {strataInt8,    strataUint8,   strataInt32,  strataUint32,
-                                   strataInt64,   strataUint64,  strataFloat16, strataFloat32,
-                                   strataFloat64, strataBfloat16, strataFloat8e4m3, strataFloat8e5m2};
-const strataRedOp_t kOps[] = {strataSum, strataProd, strataMax, strataMin, strataAvg};
+using testing::kAllTypes;
+using testing::kAllOps;
 
 TEST(ExecutorMemory, RingAllWorldSizesAndEdgeCounts) {
   for (int n = 1; n <= 17; ++n)
@@ -76,8 +75,8 @@ TEST(ExecutorMemory, OneShotAllWorldSizes) {
 }
 
 TEST(ExecutorMemory, EveryTypeAndOp) {
-  for (strataDataType_t t : kTypes)
-    for (strataRedOp_t op : kOps)
+  for (strataDataType_t t : kAllTypes)
+    for (strataRedOp_t op : kAllOps)
       for (int n : {2, 3, 5})
         for (const char* algo : {"ring", "oneshot"})
           runAlgorithm(algo, n, 129, t, op, n == 3, 4096);

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "strata/strata.h"
+#include "support/all_types.h"
 #include "verify.h"
 
 namespace {
@@ -76,18 +77,16 @@ std::vector<int> forkRanks(int n, const strataConfig_t& config,
   return status;
 }
 
-const strataDataType_t kTypes[] = {strataInt8,    strataUint8,   strataInt32,  strataUint32,
-                                   strataInt64,   strataUint64,  strataFloat16, strataFloat32,
-                                   strataFloat64, strataBfloat16, strataFloat8e4m3, strataFloat8e5m2};
-const strataRedOp_t kOps[] = {strataSum, strataProd, strataMax, strataMin, strataAvg};
+using strata::testing::kAllTypes;
+using strata::testing::kAllOps;
 
 int sweepBody(int r, strataComm_t comm, int n, const std::vector<size_t>& counts) {
   size_t maxCount = *std::max_element(counts.begin(), counts.end());
   std::vector<char> send(maxCount * 8 + 8), recv(maxCount * 8 + 8);
   uint64_t seed = 100;
   for (size_t count : counts)
-    for (strataDataType_t t : kTypes)
-      for (strataRedOp_t op : kOps)
+    for (strataDataType_t t : kAllTypes)
+      for (strataRedOp_t op : kAllOps)
         for (bool inPlace : {false, true}) {
           ++seed;
           strata::verify::fill(send.data(), count, t, op, r, n, seed);
