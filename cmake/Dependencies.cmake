@@ -2,6 +2,7 @@
 # hwloc, UCX, ibverbs, CUDA. Each optional one sets STRATA_HAVE_<NAME> and is listed in the summary.
 find_package(Threads REQUIRED)
 find_package(fmt REQUIRED)
+find_package(pugixml REQUIRED)  # NCCL topology XML
 find_package(PkgConfig)
 
 function(strata_optional name option found)
@@ -56,6 +57,7 @@ find_package(CLI11 CONFIG QUIET)
 find_package(nlohmann_json CONFIG QUIET)
 
 function(strata_link_optional_deps target)
+  target_link_libraries(${target} PUBLIC pugixml::pugixml ${CMAKE_DL_LIBS})
   if(STRATA_HAVE_HWLOC)
     target_link_libraries(${target} PUBLIC PkgConfig::HWLOC)
     target_compile_definitions(${target} PUBLIC STRATA_HAVE_HWLOC=1)
@@ -64,6 +66,7 @@ function(strata_link_optional_deps target)
     target_compile_definitions(${target} PUBLIC STRATA_HAVE_UCX=1)
   endif()
   if(STRATA_HAVE_VERBS)
+    target_link_libraries(${target} PUBLIC PkgConfig::IBVERBS)
     target_compile_definitions(${target} PUBLIC STRATA_HAVE_VERBS=1)
   endif()
   if(STRATA_HAVE_CUDA)

@@ -5,13 +5,15 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates  # toolchain
   libfmt-dev                     # formatting of every message and table (library)
-  libhwloc-dev hwloc             # host topology: packages, NUMA nodes, cores (library)
+  libhwloc-dev hwloc             # host topology: NUMA, PCIe tree, GPUs, NICs; hwloc XML (library)
+  libpugixml-dev                 # NCCL topology XML files (library)
   libucx-dev                     # UCX transport (detected; the transport comes with the multi-host work)
   libibverbs-dev rdma-core       # ibverbs transport (detected; likewise)
   libcli11-dev                   # command-line flags of strata-bench
   nlohmann-json3-dev             # --json output of strata-bench
   libgtest-dev libgmock-dev      # the test suite
   libbenchmark-dev               # micro-benchmarks of the kernels
+  clang libclang-rt-14-dev       # libFuzzer: fuzzing of the topology file readers in CI
 )
 missing=()
 for p in "${packages[@]}"; do

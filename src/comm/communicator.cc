@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <set>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -40,17 +39,18 @@ Comm::Comm(const strataUniqueId& id, int nranks, int rank, const Config& config,
   peers_[rank] = localHostInfo();
   bootstrap_->allGather(peers_.data(), sizeof(LocalHostInfo));
 
-  std::vector<int> localRanks;
-  std::set<uint64_t> hosts;
-  for (int r = 0; r < nranks; ++r) {
-    hosts.insert(peers_[r].hostHash);
-    if (peers_[r].hostHash == peers_[rank].hostHash) localRanks.push_back(r);
-  }
-  hostCount_ = static_cast<int>(hosts.size());
-  STRATA_CHECK(hostCount_ == 1, strataInvalidUsage,
+  // Each rank's place (host, GPU, NIC, rail) from its own topology, known to all.
+  int localIndex = 0;
+  for (int r = 0; r < rank; ++r) localIndex += peers_[r].hostHash == peers_[rank].hostHash;
+  std::vector<PlaceInfo> places(nranks);
+  places[rank] = localPlace(peers_[rank].hostHash, localIndex);
+  bootstrap_->allGather(places.data(), sizeof(PlaceInfo));
+  topology_ = CommTopology(std::move(places));
+  const std::vector<int>& localRanks = topology_.ranksOnHost(topology_.hostOf(rank));
+  STRATA_CHECK(topology_.hostCount() == 1, strataInvalidUsage,
                "the communicator spans {} hosts, but this build of Strata connects ranks of one "
                "host only (shared memory); the TCP and UCX transports come in a later release",
-               hostCount_);
+               topology_.hostCount());
 
   if (config_.spinCount < 0) {
     // With more ranks than CPUs, the peer a rank waits for may need this very CPU: spinning
@@ -74,6 +74,7 @@ Comm::Comm(const strataUniqueId& id, int nranks, int rank, const Config& config,
   tuneSlotStores_ = config_.slotStores == "auto";
   log(LogLevel::Info, "rank {}/{} ready on {}, {} local ranks, transport {}", rank, nranks,
       describe(peers_[rank]), localRanks.size(), transport_->name());
+  if (rank == 0) log(LogLevel::Info, "{}", topology_.describe());
 }
 
 Comm::~Comm() = default;
@@ -94,7 +95,7 @@ const Schedule& Comm::allReduceSchedule(size_t count, strataDataType_t type,
     req.elemBytes = strataTypeSize(type);
     req.messageBytes = static_cast<size_t>(config_.chunkBytes);
     req.oneShotMaxBytes = static_cast<size_t>(config_.oneShotMaxBytes);
-    req.allOnOneHost = hostCount_ == 1;
+    req.allOnOneHost = topology_.hostCount() == 1;
     const AlgorithmInfo& algo = selectAllReduce(req, config_.algorithm);
     it = schedules_.emplace(key, algo.build(req)).first;
     log(LogLevel::Trace, "planned {}", it->second.describe());

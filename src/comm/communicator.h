@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bootstrap/bootstrap.h"
+#include "comm/comm_topology.h"
 #include "core/config.h"
 #include "exec/executor.h"
 #include "exec/store_mode_tuner.h"
@@ -30,7 +31,7 @@ class Comm {
   int nranks() const { return nranks_; }
   const Config& config() const { return config_; }
   const std::vector<LocalHostInfo>& peers() const { return peers_; }
-  int hostCount() const { return hostCount_; }
+  const CommTopology& topology() const { return topology_; }
 
   void allReduce(const void* sendbuff, void* recvbuff, size_t count, strataDataType_t type,
                  strataRedOp_t op);
@@ -46,7 +47,7 @@ class Comm {
   const std::atomic<bool>* abortFlag_;
   std::unique_ptr<Bootstrap> bootstrap_;
   std::vector<LocalHostInfo> peers_;
-  int hostCount_ = 1;
+  CommTopology topology_;
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<Executor> executor_;
   uint64_t sequence_ = 0;

@@ -3,6 +3,8 @@
 // and an indirect call, because reduce() runs on 8-byte messages in the latency-critical path.
 #include "reduce/reduce.h"
 
+#include <cpuid.h>
+
 #include <atomic>
 #include <cstring>
 
@@ -10,6 +12,16 @@
 #include "reduce/kernel_table.h"
 
 namespace strata {
+namespace {
+
+}  // namespace
+
+// F16C from cpuid directly: not every compiler's __builtin_cpu_supports knows its name.
+bool cpuHasF16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
+}
+
 namespace {
 
 bool cpuHasAvx512() {
@@ -20,8 +32,7 @@ bool cpuHasAvx512() {
 
 bool cpuHasAvx2() {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-         __builtin_cpu_supports("f16c");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpuHasF16c();
 }
 
 const kernels::KernelTable* bestTable() {

@@ -20,6 +20,9 @@ void reduce(void* dst, const void* a, const void* b, size_t count, strataDataTyp
 void finalize(void* dst, const void* src, size_t count, strataDataType_t type, strataRedOp_t op,
               int nranks);
 
+// Whether the CPU converts half floats in hardware (F16C).
+bool cpuHasF16c();
+
 // Which instruction set the kernels use on this machine ("avx512", "avx2" or "generic").
 const char* reduceKernelIsa();
 

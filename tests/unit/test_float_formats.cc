@@ -2,6 +2,7 @@
 // against a formula, round-to-nearest-even on every tie between neighbouring values, overflow,
 // saturation, subnormals, and float16 against the F16C hardware conversions.
 #include "reduce/float_formats.h"
+#include "reduce/reduce.h"
 
 #include <gtest/gtest.h>
 #include <immintrin.h>
@@ -107,7 +108,7 @@ __attribute__((target("f16c"))) uint32_t hardwareHalfToFloatBits(uint16_t h) {
 
 TEST(FloatFormats, HalfMatchesF16cHardware) {
   __builtin_cpu_init();
-  if (!__builtin_cpu_supports("f16c")) GTEST_SKIP() << "CPU has no F16C";
+  if (!cpuHasF16c()) GTEST_SKIP() << "CPU has no F16C";
   for (uint32_t h = 0; h < 0x10000; ++h) {
     ASSERT_EQ(bitsOf(halfToFloat(static_cast<uint16_t>(h))), hardwareHalfToFloatBits(static_cast<uint16_t>(h)))
         << std::hex << h;

@@ -1,0 +1,14 @@
+// The live machine: hwloc for the CPU/NUMA and PCIe tree with GPUs and NICs by class and
+// vendor, NVML (loaded at run time with dlopen, when present) for NVLink peers and counts, and
+// libibverbs (when built with it and devices exist) for NIC ports. Whatever is missing degrades
+// with a note in Topology::notes, never an error. STRATA_TOPO_FILE, when set, replaces
+// discovery with that file, as NCCL_TOPO_FILE does.
+#pragma once
+
+#include "topology/model.h"
+
+namespace strata::topo {
+
+Topology discoverLocal();
+
+}  // namespace strata::topo
