@@ -1,5 +1,8 @@
 #include "comm/comm_topology.h"
 
+#include <dlfcn.h>
+
+#include <cctype>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -35,19 +38,52 @@ void copyName(char (&dst)[32], const std::string& src) {
 
 }  // namespace
 
-PlaceInfo localPlace(uint64_t hostHash, int localRank) {
+// The PCI bus id of the device of the calling thread's current CUDA context, through the driver
+// API loaded at run time: cuCtxGetCurrent neither initialises CUDA nor creates a context, so a
+// host-memory program pays nothing and a GPU program reports the device it chose.
+std::string currentCudaDeviceBusId() {
+  using CuCtxGetCurrent = int (*)(void**);
+  using CuCtxGetDevice = int (*)(int*);
+  using CuDeviceGetPciBusId = int (*)(char*, int, int);
+  static void* lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!lib) return "";
+  auto getCurrent = reinterpret_cast<CuCtxGetCurrent>(dlsym(lib, "cuCtxGetCurrent"));
+  auto getDevice = reinterpret_cast<CuCtxGetDevice>(dlsym(lib, "cuCtxGetDevice"));
+  auto getBusId = reinterpret_cast<CuDeviceGetPciBusId>(dlsym(lib, "cuDeviceGetPCIBusId"));
+  void* ctx = nullptr;
+  int device = -1;
+  char busId[32] = {};
+  if (!getCurrent || !getDevice || !getBusId || getCurrent(&ctx) != 0 || !ctx) return "";
+  if (getDevice(&device) != 0 || getBusId(busId, sizeof(busId), device) != 0) return "";
+  std::string s(busId);
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+PlaceInfo placeOn(const topo::Topology& t, uint64_t hostHash, int localRank, const std::string& gpuBusId) {
   PlaceInfo p;
   p.hostHash = hostHash;
-  const topo::Topology& t = hostTopology();
-  const auto nics = t.nodesOf(topo::NodeKind::Nic);
+  std::vector<topo::NodeId> nics;
+  if (auto gpu = gpuBusId.empty() ? std::nullopt : t.findByBusId(gpuBusId);
+      gpu && t.node(*gpu).kind == topo::NodeKind::Gpu) {
+    p.gpu = t.node(*gpu).index;
+    copyName(p.gpuBusId, gpuBusId);
+    nics = t.nearestNics(*gpu);
+  } else {
+    // Host-memory ranks spread over the host's NICs.
+    nics = t.nodesOf(topo::NodeKind::Nic);
+  }
   if (!nics.empty()) {
-    // Host-memory ranks spread over the NICs; a GPU rank will take the NIC nearest its GPU.
     const topo::Node& nic = t.node(nics[static_cast<size_t>(localRank) % nics.size()]);
     p.nic = nic.index;
     p.rail = nic.rail;
     copyName(p.nicName, nic.name);
   }
   return p;
+}
+
+PlaceInfo localPlace(uint64_t hostHash, int localRank) {
+  return placeOn(hostTopology(), hostHash, localRank, currentCudaDeviceBusId());
 }
 
 CommTopology::CommTopology(std::vector<PlaceInfo> places) : places_(std::move(places)) {

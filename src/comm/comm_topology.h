@@ -10,6 +10,10 @@
 
 namespace strata {
 
+namespace topo {
+class Topology;
+}
+
 // One rank's contribution, exchanged through the bootstrap (plain bytes: no pointers).
 struct PlaceInfo {
   uint64_t hostHash = 0;   // equal for ranks that can share memory
@@ -20,8 +24,14 @@ struct PlaceInfo {
   char nicName[32] = {};   // "mlx5_0"; "" if none
 };
 
-// This rank's PlaceInfo: its host identity, and its GPU (none until the device path) and the NIC
-// nearest that GPU, or for host-memory ranks NIC (localRank mod NICs) of the host's topology.
+// A rank's place on a host of topology `host`: its GPU (the one with PCI bus id gpuBusId; none
+// when empty or unknown) and the NIC nearest that GPU (among equally near ones, chosen by local
+// rank), or for a host-memory rank NIC (localRank mod NICs).
+PlaceInfo placeOn(const topo::Topology& host, uint64_t hostHash, int localRank,
+                  const std::string& gpuBusId);
+
+// This process's place: placeOn() with the discovered host topology and the GPU of the CUDA
+// context current on the calling thread, if the application made one (none is created here).
 PlaceInfo localPlace(uint64_t hostHash, int localRank);
 
 class CommTopology {

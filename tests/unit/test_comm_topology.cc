@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "comm/comm_topology.h"
+#include "topology/formats.h"
+#include "topology/presets.h"
 
 namespace strata {
 namespace {
@@ -49,6 +51,37 @@ TEST(CommTopology, HostMemoryRanksHaveNoGpu) {
   CommTopology t({p, p});
   EXPECT_FALSE(t.sameGpu(0, 1));
   EXPECT_TRUE(t.sameHost(0, 1));
+}
+
+TEST(CommTopology, GpuRanksTakeTheNicNearestTheirGpu) {
+  // AWS p4d: GPUs 2k and 2k+1 share PCIe switch k with NIC k.
+  const std::string file = std::string(STRATA_SHARED_TOPOLOGIES_DIR) + "/aws-p4d-24xl-topo.xml";
+  topo::Topology t;
+  try {
+    t = topo::loadTopologyFile(file);
+  } catch (const std::exception& e) {
+    GTEST_SKIP() << "shared topology file not available: " << e.what();
+  }
+  PlaceInfo g0 = placeOn(t, 9, 0, "0000:10:1c.0");
+  EXPECT_EQ(g0.gpu, 0);
+  EXPECT_EQ(g0.nic, 0);
+  EXPECT_STREQ(g0.gpuBusId, "0000:10:1c.0");
+  PlaceInfo g3 = placeOn(t, 9, 3, "0000:20:1d.0");
+  EXPECT_EQ(g3.gpu, 3);
+  EXPECT_EQ(g3.nic, 1);
+  // A bus id that is no GPU of this host: a host-memory rank, spread over the NICs.
+  PlaceInfo h = placeOn(t, 9, 6, "0000:ff:00.0");
+  EXPECT_EQ(h.gpu, -1);
+  EXPECT_EQ(h.nic, 6 % 4);
+}
+
+TEST(CommTopology, RailsComeFromTheNic) {
+  topo::Topology t = topo::machinePreset("dgx-h100");
+  for (int r = 0; r < 8; ++r) {
+    PlaceInfo p = placeOn(t, 1, r, "");
+    EXPECT_EQ(p.nic, r);
+    EXPECT_EQ(p.rail, r);
+  }
 }
 
 }  // namespace
