@@ -35,6 +35,7 @@ namespace {
 Topology discoverTree() {
 #ifdef STRATA_HAVE_HWLOC
   hwloc_topology_t hw = nullptr;
+  detail::keepHwlocPluginsLoaded();
   if (hwloc_topology_init(&hw) == 0) {
     detail::configureHwlocFilters(hw);
     if (hwloc_topology_load(hw) == 0) {

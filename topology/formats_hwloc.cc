@@ -389,10 +389,25 @@ class HwlocConverter {
   int switchCount_ = 0;
 };
 
+}  // namespace
+
+namespace {
+// Kept in a global (not optimised away) so that LeakSanitizer sees it as reachable.
+__attribute__((used)) hwloc_topology_t gResidentTopology = nullptr;
+}  // namespace
+
+void keepHwlocPluginsLoaded() {
+  static const bool initialised = hwloc_topology_init(&gResidentTopology) == 0;
+  (void)initialised;
+}
+
+namespace {
+
 // Owns an hwloc topology for the length of a call.
 struct HwlocHandle {
   hwloc_topology_t topology = nullptr;
   HwlocHandle() {
+    keepHwlocPluginsLoaded();
     if (hwloc_topology_init(&topology) != 0) throw std::runtime_error("hwloc_topology_init failed");
   }
   ~HwlocHandle() { hwloc_topology_destroy(topology); }

@@ -25,6 +25,11 @@ Topology fromHwloc(hwloc_topology_t topology);
 // hwloc's XML 2.x export of a loaded topology; throws std::runtime_error when hwloc fails.
 std::string exportHwlocXml(hwloc_topology_t topology);
 
+// hwloc unloads its plugins when the last topology is destroyed; the PCI plugin's library keeps
+// its PCI database in globals, which then become unreachable memory that LeakSanitizer reports
+// on every run. Called before creating a topology: keeps one for the life of the process.
+void keepHwlocPluginsLoaded();
+
 }  // namespace strata::topo::detail
 #endif
 
