@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev      # the test suite
   libbenchmark-dev               # micro-benchmarks of the kernels
   clang libclang-rt-14-dev       # libFuzzer: fuzzing of the topology file readers in CI
+  python3                        # tool tests check exported JSON/XML; bench/compare.py
 )
 missing=()
 for p in "${packages[@]}"; do
