@@ -106,16 +106,14 @@ void pciShapeFromGBps(double gbps, int& gen, int& width) {
   }
 }
 
-// NCCL's CPU interconnect figures (src/graph/topo.h: QPI_BW, SKL_QPI_BW, AMD_BW), GB/s.
 double cpuInterconnectGBps(hwloc_obj_t package) {
-  const std::string vendor = infoOf(package, "CPUVendor");
-  if (vendor == "AuthenticAMD") return 16.0;
-  if (vendor == "GenuineIntel") {
-    const int family = std::atoi(infoOf(package, "CPUFamilyNumber").c_str());
-    const int model = std::atoi(infoOf(package, "CPUModelNumber").c_str());
-    return family == 6 && model >= 0x55 ? 10.0 : 6.0;  // Skylake-SP and later: UPI
-  }
-  return 6.0;
+  // hwloc names the architecture on the machine object; x86 is what its CPUVendor implies.
+  hwloc_obj_t root = package;
+  while (root && root->parent) root = root->parent;
+  std::string arch = root ? infoOf(root, "Architecture") : "";
+  return cpuInterconnectBandwidthGBps(arch.empty() ? "x86_64" : arch, infoOf(package, "CPUVendor"),
+                                      std::atoi(infoOf(package, "CPUFamilyNumber").c_str()),
+                                      std::atoi(infoOf(package, "CPUModelNumber").c_str()));
 }
 
 // hwloc's NVLinkBandwidth is links x per-link rate in MB/s, 20,000 per NVLink1 link and 25,000

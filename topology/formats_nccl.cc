@@ -51,19 +51,6 @@ constexpr uint32_t kTclassNvLinkCpu = 0x068001; // an <nvlink> to the CPU (IBM P
 constexpr int kMaxPciDepth = 64;
 constexpr size_t kMaxCpus = 256;
 
-// CPU interconnect bandwidth per direction, GB/s: NCCL's figures (src/graph/topo.h, QPI_BW,
-// SKL_QPI_BW, SRP_QPI_BW, ERP_QPI_BW, AMD_BW, P9_BW, ARM_BW), chosen the way NCCL's
-// ncclTopoGetInterCpuBw does. NCCL assumes its local bandwidth (5000) for anything else; a
-// finite 10 GB/s keeps paths across an unknown interconnect from looking free.
-constexpr double kCpuBwIntelOld = 6.0;            // before Skylake
-constexpr double kCpuBwIntelSkylake = 10.0;       // model >= 0x55
-constexpr double kCpuBwIntelSapphireRapids = 22.0;  // model >= 0x8F
-constexpr double kCpuBwIntelEmeraldRapids = 40.0;   // model >= 0xCF
-constexpr double kCpuBwAmd = 16.0;
-constexpr double kCpuBwPower = 32.0;
-constexpr double kCpuBwArm = 6.0;
-constexpr double kCpuBwUnknown = 10.0;
-
 // Input text for a message: cut short so a megabyte attribute stays readable, control bytes
 // replaced so binary input stays printable.
 std::string clipped(std::string_view value) {
@@ -140,21 +127,6 @@ std::string cpuModelText(const std::string& arch, const std::string& vendor, std
   if (family) append(fmt::format("family {}", *family));
   if (model) append(fmt::format("model {}", *model));
   return out;
-}
-
-double cpuInterconnectGBps(const std::string& arch, const std::string& vendor, std::optional<int64_t> family,
-                           std::optional<int64_t> model) {
-  if (arch == "ppc64" || arch == "ppc64le") return kCpuBwPower;
-  if (arch == "arm64" || arch == "aarch64") return kCpuBwArm;
-  if (arch == "x86_64" && vendor == "AuthenticAMD") return kCpuBwAmd;
-  if (arch == "x86_64" && vendor == "GenuineIntel") {
-    const int64_t m = family == 6 && model ? *model : 0;
-    return m >= 0xCF ? kCpuBwIntelEmeraldRapids
-           : m >= 0x8F ? kCpuBwIntelSapphireRapids
-           : m >= 0x55 ? kCpuBwIntelSkylake
-                       : kCpuBwIntelOld;
-  }
-  return kCpuBwUnknown;
 }
 
 // ---- Reading --------------------------------------------------------------------------------
@@ -318,7 +290,7 @@ class NcclReader {
     cpu.name = fmt::format("NUMA{}", numaId);
     cpu.model = cpuModelText(arch, vendor, family, model);
     const NodeId id = topo_.addNode(std::move(cpu));
-    cpus_.push_back({id, cpuInterconnectGBps(arch, vendor, family, model)});
+    cpus_.push_back({id, cpuInterconnectBandwidthGBps(arch, vendor, static_cast<int>(family.value_or(0)), static_cast<int>(model.value_or(0)))});
 
     for (pugi::xml_node child : el.children()) {
       if (child.type() != pugi::node_element) continue;

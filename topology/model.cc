@@ -82,6 +82,20 @@ double nvlinkBandwidthGBps(int smArch, int lanes) {
   return perLane * std::max(lanes, 1);
 }
 
+double cpuInterconnectBandwidthGBps(const std::string& arch, const std::string& vendor, int family, int model) {
+  // NCCL's figures (src/graph/topo.h: QPI_BW, SKL_QPI_BW, SRP_QPI_BW, ERP_QPI_BW, AMD_BW, P9_BW,
+  // ARM_BW), chosen as its ncclTopoGetInterCpuBw does. For anything else NCCL assumes its local
+  // bandwidth; a finite 10 GB/s keeps paths across an unknown interconnect from looking free.
+  if (arch == "ppc64" || arch == "ppc64le") return 32.0;
+  if (arch == "arm64" || arch == "aarch64") return 6.0;
+  if (vendor == "AuthenticAMD") return 16.0;
+  if (vendor == "GenuineIntel") {
+    const int m = family == 6 ? model : 0;
+    return m >= 0xCF ? 40.0 : m >= 0x8F ? 22.0 : m >= 0x55 ? 10.0 : 6.0;
+  }
+  return 10.0;
+}
+
 NodeId Topology::addNode(Node node) {
   nodes_.push_back(std::move(node));
   adjacency_.emplace_back();

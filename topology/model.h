@@ -147,5 +147,9 @@ class Topology {
 // count, as NCCL models them.
 double pciBandwidthGBps(int gen, int width);
 double nvlinkBandwidthGBps(int smArch, int lanes);  // per direction, NVLink generation from SM
+// The CPU interconnect (UPI, xGMI, ...) between two sockets, per direction, as NCCL models it
+// from the architecture ("x86_64", "aarch64", "ppc64le"), vendor ("GenuineIntel",
+// "AuthenticAMD") and, for Intel, family and model numbers (0: unknown).
+double cpuInterconnectBandwidthGBps(const std::string& arch, const std::string& vendor, int family, int model);
 
 }  // namespace strata::topo

@@ -163,7 +163,8 @@ MachineSpec hopperSpec() {
   spec.nvswitchModel = "NVSwitch (NVLink4)";
   spec.cpuModel = "Intel Xeon Platinum 8480C";
   spec.memoryPerSocket = 1024 * kGiB;  // DGX H100: 2 TB
-  spec.cpuInterconnectGBps = 10.0;     // NCCL's SKL_QPI_BW for Skylake and later Xeons
+  // Sapphire Rapids: family 6, model 0x8F.
+  spec.cpuInterconnectGBps = cpuInterconnectBandwidthGBps("x86_64", "GenuineIntel", 6, 0x8F);
   spec.pciGen = 5;
   spec.nicModel = "ConnectX-7";
   spec.nicGbps = 400;
@@ -200,7 +201,7 @@ const std::vector<PresetEntry>& entries() {
          spec.nvswitchModel = "NVSwitch (NVLink3)";
          spec.cpuModel = "AMD EPYC 7742";
          spec.memoryPerSocket = 512 * kGiB;  // DGX A100 320GB: 1 TB
-         spec.cpuInterconnectGBps = 16.0;    // NCCL's AMD_BW
+         spec.cpuInterconnectGBps = cpuInterconnectBandwidthGBps("x86_64", "AuthenticAMD", 0, 0);
          spec.pciGen = 4;
          spec.nicModel = "ConnectX-6";
          spec.nicGbps = 200;

@@ -144,6 +144,13 @@ TEST(TopologyModel, LinkBandwidthDefaults) {
   EXPECT_NEAR(pciBandwidthGBps(0, 0), pciBandwidthGBps(3, 16), 1e-12);
   EXPECT_NEAR(nvlinkBandwidthGBps(90, 18), 370.8, 1e-9);  // NCCL's H100 figure
   EXPECT_NEAR(nvlinkBandwidthGBps(80, 12), 240.0, 1e-9);
+  // NCCL's CPU interconnect table, one place for every source.
+  EXPECT_EQ(cpuInterconnectBandwidthGBps("x86_64", "GenuineIntel", 6, 0x55), 10.0);  // Skylake
+  EXPECT_EQ(cpuInterconnectBandwidthGBps("x86_64", "GenuineIntel", 6, 0x8F), 22.0);  // Sapphire Rapids
+  EXPECT_EQ(cpuInterconnectBandwidthGBps("x86_64", "GenuineIntel", 6, 0x3F), 6.0);   // Haswell
+  EXPECT_EQ(cpuInterconnectBandwidthGBps("x86_64", "AuthenticAMD", 23, 49), 16.0);
+  EXPECT_EQ(cpuInterconnectBandwidthGBps("aarch64", "", 0, 0), 6.0);
+  EXPECT_EQ(cpuInterconnectBandwidthGBps("", "", 0, 0), 10.0);
 }
 
 }  // namespace
