@@ -303,6 +303,18 @@ class NcclReader {
     }
   }
 
+  // A device (GPU or NIC) with its PCIe link to `parent`, from the <pci> element `el`.
+  NodeId addPciDevice(NodeKind kind, pugi::xml_node el, const std::string& busId,
+                      const std::string& linkLayer, NodeId parent) {
+    Node node;
+    node.kind = kind;
+    node.busId = busId;
+    node.linkLayer = linkLayer;
+    const NodeId id = topo_.addNode(std::move(node));
+    topo_.addLink(pciLinkFrom(el, parent, id));
+    return id;
+  }
+
   Link pciLinkFrom(pugi::xml_node el, NodeId parent, NodeId child) {
     Link link;
     link.a = parent;
@@ -353,13 +365,7 @@ class NcclReader {
     if (gpu) {
       readGpu(gpu, el, busId, parent, cpu);
     } else if (nic) {
-      Node node;
-      node.kind = NodeKind::Nic;
-      node.busId = busId;
-      node.linkLayer = nicLinkLayer(baseClass);
-      const NodeId id = topo_.addNode(std::move(node));
-      topo_.addLink(pciLinkFrom(el, parent, id));
-      readNets(nic, id);
+      readNets(nic, addPciDevice(NodeKind::Nic, el, busId, nicLinkLayer(baseClass), parent));
     } else if (pciChildren > 0 || baseClass == kClassBridge) {
       Node node;
       node.kind = NodeKind::PciSwitch;
@@ -375,20 +381,9 @@ class NcclReader {
       }
     } else if (baseClass == kClassVga || baseClass == kClass3d) {
       // Azure's ndv4 file: the GPU is known only by class; numbered after the whole file is read.
-      Node node;
-      node.kind = NodeKind::Gpu;
-      node.busId = busId;
-      const NodeId id = topo_.addNode(std::move(node));
-      topo_.addLink(pciLinkFrom(el, parent, id));
-      classOnlyGpus_.push_back(id);
+      classOnlyGpus_.push_back(addPciDevice(NodeKind::Gpu, el, busId, "", parent));
     } else if (baseClass == kClassEthernet || baseClass == kClassInfiniBand) {
-      Node node;
-      node.kind = NodeKind::Nic;
-      node.busId = busId;
-      node.linkLayer = nicLinkLayer(baseClass);
-      const NodeId id = topo_.addNode(std::move(node));
-      topo_.addLink(pciLinkFrom(el, parent, id));
-      portlessNics_.push_back(id);
+      portlessNics_.push_back(addPciDevice(NodeKind::Nic, el, busId, nicLinkLayer(baseClass), parent));
       ++classOnlyNics_;
     } else {
       ++ignoredPciLeaves_;
