@@ -95,7 +95,6 @@ const Schedule& Comm::allReduceSchedule(size_t count, strataDataType_t type,
     req.elemBytes = strataTypeSize(type);
     req.messageBytes = static_cast<size_t>(config_.chunkBytes);
     req.oneShotMaxBytes = static_cast<size_t>(config_.oneShotMaxBytes);
-    req.allOnOneHost = topology_.hostCount() == 1;
     const AlgorithmInfo& algo = selectAllReduce(req, config_.algorithm);
     it = schedules_.emplace(key, algo.build(req)).first;
     log(LogLevel::Trace, "planned {}", it->second.describe());

@@ -25,11 +25,12 @@ class Executor {
 
  private:
   struct Run;
-  void runReduceAll(Run& run, const Phase& phase);
+  void runReduceAll(Run& run, const Phase& phase, size_t bytes);
   Transport& transport_;
   const Config& config_;
   const std::atomic<bool>* abortFlag_;
-  std::vector<char> scratch_;         // own input of an in-place one-shot reduce
+  std::vector<char> scratch_;         // own data of a reduce-all, packed
+  std::vector<char> work_;            // blocks a schedule keeps outside the user's output
   std::vector<const void*> sources_;  // reused so that small collectives do not allocate
 };
 

@@ -7,31 +7,65 @@ namespace strata {
 extern const AlgorithmInfo kAllReduceRing;
 extern const AlgorithmInfo kAllReduceOneShot;
 
-const std::vector<const AlgorithmInfo*>& allReduceAlgorithms() {
-  static const std::vector<const AlgorithmInfo*> table = {&kAllReduceOneShot, &kAllReduceRing};
+const char* collectiveName(Collective c) {
+  switch (c) {
+    case Collective::AllReduce: return "allreduce";
+    case Collective::ReduceScatter: return "reducescatter";
+    case Collective::AllGather: return "allgather";
+    case Collective::Broadcast: return "broadcast";
+    case Collective::Reduce: return "reduce";
+  }
+  return "?";
+}
+
+// The explicit table: an algorithm exists when it is listed here.
+const std::vector<const AlgorithmInfo*>& allAlgorithms() {
+  static const std::vector<const AlgorithmInfo*> table = {
+      &kAllReduceOneShot,
+      &kAllReduceRing,
+  };
   return table;
 }
 
-const AlgorithmInfo& selectAllReduce(const PlanRequest& request, std::string_view forced) {
-  const AlgorithmInfo* best = nullptr;
-  double bestSeconds = 0;
-  for (const AlgorithmInfo* algo : allReduceAlgorithms()) {
-    if (!forced.empty()) {
+std::vector<const AlgorithmInfo*> algorithmsFor(Collective c) {
+  std::vector<const AlgorithmInfo*> out;
+  for (const AlgorithmInfo* a : allAlgorithms())
+    if (a->collective == c) out.push_back(a);
+  return out;
+}
+
+const std::vector<const AlgorithmInfo*>& allReduceAlgorithms() {
+  static const std::vector<const AlgorithmInfo*> table = algorithmsFor(Collective::AllReduce);
+  return table;
+}
+
+const AlgorithmInfo& selectAlgorithm(const PlanRequest& request, std::string_view forced) {
+  const char* coll = collectiveName(request.collective);
+  if (!forced.empty()) {
+    bool known = false;
+    for (const AlgorithmInfo* algo : allAlgorithms()) {
       if (forced != algo->name) continue;
+      known = true;
+      if (algo->collective != request.collective) continue;
       STRATA_CHECK(algo->supports(request), strataInvalidArgument,
-                   "algorithm '{}' does not support all-reduce of {} bytes on {} ranks", algo->name,
-                   request.bytes(), request.nranks);
+                   "algorithm '{}' does not support {} of {} bytes on {} ranks ({} hosts)",
+                   algo->name, coll, request.bytes(), request.nranks, request.nhosts());
       return *algo;
     }
-    if (!algo->supports(request)) continue;
+    STRATA_CHECK(known, strataInvalidArgument, "unknown algorithm '{}'", forced);
+    // Forced for another collective only: choose this one's freely.
+  }
+  const AlgorithmInfo* best = nullptr;
+  double bestSeconds = 0;
+  for (const AlgorithmInfo* algo : allAlgorithms()) {
+    if (algo->collective != request.collective || !algo->supports(request)) continue;
     double s = algo->estimateSeconds(request);
     if (!best || s < bestSeconds) {
       best = algo;
       bestSeconds = s;
     }
   }
-  STRATA_CHECK(forced.empty(), strataInvalidArgument, "unknown all-reduce algorithm '{}'", forced);
-  STRATA_CHECK(best, strataInternalError, "no all-reduce algorithm supports {} bytes on {} ranks",
+  STRATA_CHECK(best, strataInternalError, "no {} algorithm supports {} bytes on {} ranks", coll,
                request.bytes(), request.nranks);
   return *best;
 }
@@ -39,13 +73,20 @@ const AlgorithmInfo& selectAllReduce(const PlanRequest& request, std::string_vie
 Schedule scheduleSkeleton(const PlanRequest& request, const char* algorithm) {
   Schedule s;
   s.algorithm = algorithm;
+  s.collective = collectiveName(request.collective);
   s.rank = request.rank;
   s.nranks = request.nranks;
+  s.root = request.root;
   s.count = request.count;
   s.type = request.type;
   s.op = request.op;
   s.elemBytes = request.elemBytes;
   s.chunkElems = std::max<size_t>(1, request.messageBytes / request.elemBytes);
+  // Affine phases index the whole communicator unless the algorithm adds its own groups.
+  RankGroup world;
+  world.size = request.nranks;
+  world.self = request.rank;
+  s.groups.push_back(world);
   return s;
 }
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/error.h"
+
 namespace strata {
 
 const char* stepKindName(StepKind kind) {
@@ -18,18 +20,83 @@ const char* stepKindName(StepKind kind) {
   return "?";
 }
 
+bool stepSends(StepKind kind) {
+  switch (kind) {
+    case StepKind::Send:
+    case StepKind::RecvReduceSend:
+    case StepKind::RecvReduceCopySend:
+    case StepKind::RecvCopySend: return true;
+    default: return false;
+  }
+}
+
+bool stepReceives(StepKind kind) {
+  return kind != StepKind::Send && kind != StepKind::LocalCopy;
+}
+
+bool stepWritesOutput(StepKind kind) {
+  return kind != StepKind::Send && kind != StepKind::RecvReduceSend;
+}
+
+size_t Schedule::rangeChunkElems(uint32_t first, uint32_t n, size_t c) const {
+  if (blockElems == 0 || n == 0) return 0;
+  // Blocks hold blockElems elements up to the one that holds the tail, then nothing: count the
+  // full blocks of the range and add the tail block's share, in O(1).
+  auto chunkOf = [&](size_t blockSize) -> size_t {
+    size_t begin = c * chunkElems;
+    return begin >= blockSize ? 0 : std::min(chunkElems, blockSize - begin);
+  };
+  const size_t fullBlocks = count / blockElems;
+  const size_t tail = count % blockElems;
+  const size_t last = size_t(first) + n;  // exclusive
+  size_t full = last <= fullBlocks ? n : (first >= fullBlocks ? 0 : fullBlocks - first);
+  size_t elems = full * chunkOf(blockElems);
+  if (tail != 0 && first <= fullBlocks && fullBlocks < last) elems += chunkOf(tail);
+  return elems;
+}
+
+size_t Schedule::footprintBytes() const {
+  size_t bytes = sizeof(*this) + algorithm.capacity() + phases.capacity() * sizeof(Phase) +
+                 table.capacity() * sizeof(StepArgs);
+  for (const RankGroup& g : groups) bytes += sizeof(g) + g.members.capacity() * sizeof(int32_t);
+  return bytes;
+}
+
+std::string Schedule::describe() const {
+  std::string s = fmt::format("{} {} rank {}/{} count {} blocks {}x{} chunk {}:", collective,
+                              algorithm, rank, nranks, count, nblocks, blockElems, chunkElems);
+  for (const auto& p : phases) {
+    s += fmt::format(" [{} x{}", stepKindName(p.kind), p.iterations);
+    if (p.chunkLag) s += fmt::format(" lag {}", p.chunkLag);
+    s += "]";
+  }
+  return s;
+}
+
 size_t blockElemsFor(size_t count, uint32_t nblocks, size_t alignElems) {
   if (count == 0 || nblocks == 0) return 0;
   size_t per = (count + nblocks - 1) / nblocks;
   return (per + alignElems - 1) / alignElems * alignElems;
 }
 
-std::string Schedule::describe() const {
-  std::string s = fmt::format("{} rank {}/{} count {} blocks {}x{} chunk {}:", algorithm, rank,
-                              nranks, count, nblocks, blockElems, chunkElems);
-  for (const auto& p : phases)
-    s += fmt::format(" [{} x{}]", stepKindName(p.kind), p.iterations);
-  return s;
+Phase& addTablePhase(Schedule& s, StepKind kind, uint8_t flags, uint32_t chunkLag) {
+  Phase p;
+  p.kind = kind;
+  p.flags = flags;
+  p.chunkLag = chunkLag;
+  p.iterations = 0;
+  p.table = int32_t(s.table.size());
+  s.phases.push_back(p);
+  return s.phases.back();
+}
+
+void addRow(Schedule& s, StepArgs row) {
+  STRATA_CHECK(!s.phases.empty() && s.phases.back().table >= 0 &&
+                   size_t(s.phases.back().table) + s.phases.back().iterations == s.table.size(),
+               strataInternalError, "addRow: the last phase of {} is not a table phase",
+               s.algorithm);
+  s.table.push_back(row);
+  ++s.phases.back().iterations;
 }
 
 }  // namespace strata
