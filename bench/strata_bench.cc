@@ -1,4 +1,5 @@
-// strata-bench: all-reduce bandwidth benchmark with nccl-tests' flags, table and units.
+// strata-bench: all-reduce bandwidth benchmark with nccl-tests' flags, table and units; the other
+// collectives with --collective (busbw with nccl-tests' factor of each).
 //
 // Timing follows shared/peers/mpi_allreduce_bench.c so that the numbers compare with the peers:
 // per size, warm-up iterations that also pick the timed iteration count (so that one timed loop
@@ -8,6 +9,12 @@
 //
 // Ranks come from a launcher (one process per rank, strataCommInitFromEnv) or, with --ranks N,
 // from N processes forked here.
+//
+// Each row also shows the cost model's prediction for the algorithm that ran (its
+// estimateSeconds with CostModel::defaultHost(): the calibration profile when there is one).
+// --calibrate measures this machine for that model (docs/cost-model.md): a 2-rank ring
+// all-reduce over sizes 8 B..64 MiB and the reduction kernel, fits alpha and bandwidth of the
+// shared-memory transport and writes the profile.
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +24,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cctype>
+#include <cmath>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -37,6 +45,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config.h"
+#include "core/error.h"
+#include "plan/cost_model.h"
+#include "plan/registry.h"
 #include "reduce/reduce.h"
 #include "strata/strata.h"
 #include "verify.h"
@@ -163,12 +174,15 @@ struct Options {
   int check = 1;
   int ranks = 0;                  // 0: one rank per process under a launcher
   std::string algorithm;          // "": the library chooses
+  std::string collective = "allreduce";  // allreduce, reducescatter, allgather, broadcast, reduce
   double timeoutSec = -1;         // < 0: the library's default
   long long chunkBytes = -1;
   int fifoDepth = -1;
   uint64_t seed = 1;
   std::string jsonPath;
   std::string commandLine;
+  bool calibrate = false;
+  std::string calibrateOut;       // "": STRATA_COST_PROFILE, else the cache path
 };
 
 // The communicator configuration the flags ask for; strings point into opts.
@@ -203,6 +217,7 @@ struct Row {
   RunStats outOfPlace;
   RunStats inPlace;
   std::string algorithm;  // of the out-of-place run
+  double predictedUsec = NAN;  // the cost model's estimate for that algorithm; NaN: none
 };
 
 // nccl-tests' time column: fewer decimals as the number grows, always 7 wide.
@@ -210,6 +225,10 @@ std::string formatTime(double usec) {
   if (usec >= 10000.0) return fmt::format("{:7.0f}", usec);
   if (usec >= 100.0) return fmt::format("{:7.1f}", usec);
   return fmt::format("{:7.2f}", usec);
+}
+
+std::string formatPrediction(double usec) {
+  return std::isfinite(usec) ? formatTime(usec) : fmt::format("{:>7}", "N/A");
 }
 
 std::string formatRun(const RunStats& s) {
@@ -257,7 +276,22 @@ AlignedBuffer allocateBuffer(size_t bytes) {
 class Bench {
  public:
   Bench(const Options& opts, strataComm_t comm, int rank, int nranks)
-      : opts_(opts), comm_(comm), rank_(rank), nranks_(nranks) {}
+      : opts_(opts), comm_(comm), rank_(rank), nranks_(nranks) {
+    // The model the library plans with, and the chunk size it plans for. Without them the
+    // table still runs; the prediction column says N/A and the header why.
+    try {
+      model_ = std::make_shared<strata::CostModel>(strata::CostModel::defaultHost());
+      const strataConfig_t user = makeConfig(opts_);
+      const strata::Config config = strata::resolveConfig(&user);
+      messageBytes_ = static_cast<size_t>(config.chunkBytes);
+      oneShotMaxBytes_ = static_cast<size_t>(config.oneShotMaxBytes);
+    } catch (const std::exception& e) {
+      model_.reset();
+      modelError_ = e.what();
+    }
+  }
+
+  const std::vector<Row>& rows() const { return rows_; }
 
   int run() {
     sendBuffer_ = allocateBuffer(opts_.maxBytes);
@@ -277,7 +311,9 @@ class Bench {
         // The send buffer keeps this (type, op)'s input for the largest count; a size uses a prefix.
         strata::verify::fill(sendBuffer_.get(), opts_.maxBytes / typeBytes, type, op, rank_, nranks_, opts_.seed);
         for (size_t bytes = opts_.minBytes; bytes <= opts_.maxBytes; bytes = nextSize(bytes)) {
-          const size_t count = bytes / typeBytes;
+          // The full buffer's elements; reduce-scatter and all-gather need a multiple of nranks.
+          const size_t count = perRank() ? bytes / typeBytes / size_t(nranks_) * size_t(nranks_)
+                                         : bytes / typeBytes;
           if (count == 0) continue;
           Row row = measure(count, type, op);
           if (rank_ == 0) printRow(row);
@@ -318,6 +354,88 @@ class Bench {
     std::fflush(stderr);
     std::fflush(stdout);
     _exit(kExitError);
+  }
+
+  strata::Collective collective() const {
+    for (int c = 0; c < 5; ++c)
+      if (opts_.collective == strata::collectiveName(strata::Collective(c))) return strata::Collective(c);
+    return strata::Collective::AllReduce;
+  }
+  bool perRank() const {
+    return collective() == strata::Collective::ReduceScatter || collective() == strata::Collective::AllGather;
+  }
+  int root() const { return 0; }
+  // nccl-tests' bus bandwidth factors: what each rank's links carry, relative to the data.
+  double busFactor() const {
+    const double n = nranks_;
+    switch (collective()) {
+      case strata::Collective::AllReduce: return 2.0 * (n - 1) / n;
+      case strata::Collective::ReduceScatter:
+      case strata::Collective::AllGather: return (n - 1) / n;
+      default: return 1.0;
+    }
+  }
+
+  // The collective under test on the full buffer's `count` elements (the user's count is count /
+  // nranks for reduce-scatter and all-gather). In place: send and recv as the caller passes them.
+  void runCollective(const void* send, void* recv, size_t count, strataDataType_t type,
+                     strataRedOp_t op, const char* phase) {
+    if (collective() == strata::Collective::AllReduce) return allReduce(send, recv, count, type, op, phase);
+    const size_t n = size_t(nranks_);
+    strataResult_t result = strataSuccess;
+    switch (collective()) {
+      case strata::Collective::ReduceScatter:
+        result = strataReduceScatter(send, recv, count / n, type, op, comm_, nullptr);
+        break;
+      case strata::Collective::AllGather:
+        result = strataAllGather(send, recv, count / n, type, comm_, nullptr);
+        break;
+      case strata::Collective::Broadcast:
+        result = strataBroadcast(send, recv, count, type, root(), comm_, nullptr);
+        break;
+      default:
+        result = strataReduce(send, recv, count, type, op, root(), comm_, nullptr);
+        break;
+    }
+    if (result != strataSuccess)
+      check(result, fmt::format("{} ({}, {} x {} {})", opts_.collective, phase, count, typeName(type), opName(op)));
+  }
+
+  // Where the in-place call puts its buffers (NCCL's layouts): all in `buf`, which holds the
+  // full buffer's layout of this rank's input.
+  std::pair<const void*, void*> inPlaceBuffers(unsigned char* buf, size_t count, strataDataType_t type) const {
+    const size_t block = count / size_t(nranks_) * strata::verify::elementSize(type) * size_t(rank_);
+    if (collective() == strata::Collective::ReduceScatter) return {buf, buf + block};
+    if (collective() == strata::Collective::AllGather) return {buf + block, buf};
+    return {buf, buf};
+  }
+
+  // Wrong elements of this rank's result (the last call's): exact, as verify.h's all-reduce
+  // check. The input is verify::fill of each rank at indices [0, count).
+  uint64_t countWrong(const unsigned char* recv, size_t count, strataDataType_t type, strataRedOp_t op) const {
+    namespace v = strata::verify;
+    const size_t n = size_t(nranks_), block = count / n;
+    uint64_t wrong = 0;
+    switch (collective()) {
+      case strata::Collective::AllReduce:
+        return v::countWrong(recv, count, type, op, nranks_, opts_.seed);
+      case strata::Collective::Reduce:
+        return rank_ == root() ? v::countWrong(recv, count, type, op, nranks_, opts_.seed) : 0;
+      case strata::Collective::ReduceScatter:
+        for (size_t j = 0; j < block; ++j)
+          wrong += v::load(recv, type, j) != v::expected(type, op, nranks_, block * size_t(rank_) + j, opts_.seed);
+        return wrong;
+      case strata::Collective::AllGather:
+        for (size_t q = 0; q < n; ++q)
+          for (size_t i = 0; i < block; ++i)
+            wrong += v::load(recv, type, q * block + i) != v::input(type, op, int(q), nranks_, i, opts_.seed);
+        return wrong;
+      case strata::Collective::Broadcast:
+        for (size_t i = 0; i < count; ++i)
+          wrong += v::load(recv, type, i) != v::input(type, op, root(), nranks_, i, opts_.seed);
+        return wrong;
+    }
+    return wrong;
   }
 
   void allReduce(const void* send, void* recv, size_t count, strataDataType_t type, strataRedOp_t op,
@@ -361,7 +479,7 @@ class Bench {
 
     barrier();
     double start = seconds();
-    for (int i = 0; i < warmup; ++i) allReduce(send, recv, count, type, op, phase);
+    for (int i = 0; i < warmup; ++i) runCollective(send, recv, count, type, op, phase);
     const double warmupAverage = warmup > 0 ? (seconds() - start) / warmup : 0.0;
 
     RunStats stats;
@@ -379,7 +497,7 @@ class Bench {
 
     barrier();
     start = seconds();
-    for (int i = 0; i < stats.iters; ++i) allReduce(send, recv, count, type, op, phase);
+    for (int i = 0; i < stats.iters; ++i) runCollective(send, recv, count, type, op, phase);
     const double perOp = (seconds() - start) / stats.iters;
     if (algorithm) {
       const char* name = strataCommLastAlgorithm(comm_);
@@ -389,7 +507,7 @@ class Bench {
     const double slowest = maxOverRanks(perOp);
     stats.usec = slowest * 1e6;
     stats.algbw = slowest > 0 ? static_cast<double>(bytes) / slowest / 1e9 : 0.0;
-    stats.busbw = nranks_ > 0 ? stats.algbw * 2.0 * (nranks_ - 1) / nranks_ : 0.0;
+    stats.busbw = nranks_ > 0 ? stats.algbw * busFactor() : 0.0;
     return stats;
   }
 
@@ -397,29 +515,62 @@ class Bench {
     const size_t bytes = count * strata::verify::elementSize(type);
     unsigned char* send = sendBuffer_.get();
     unsigned char* recv = recvBuffer_.get();
-    Row row{bytes, count, type, op, {}, {}, {}};
+    Row row{bytes, count, type, op, {}, {}, {}, NAN};
 
     // Out of place. Poison the output first so that a stale correct result from an earlier
     // size cannot pass the check.
     std::memset(recv, 0xA5, bytes);
     row.outOfPlace = timeRun(send, recv, count, type, op, "out-of-place", &row.algorithm);
+    row.predictedUsec = predictUsec(row);
     if (opts_.check) {
       // The result of the last timed iteration.
-      uint64_t wrong = strata::verify::countWrong(recv, count, type, op, nranks_, opts_.seed);
+      uint64_t wrong = countWrong(recv, count, type, op);
       row.outOfPlace.wrong = static_cast<int64_t>(sumOverRanks(wrong));
     }
 
     // In place: each call overwrites its input, so the timed loop reduces ever-changing values
     // and only a dedicated run from a fresh copy of the input is checked.
-    std::memcpy(recv, send, bytes);
-    row.inPlace = timeRun(recv, recv, count, type, op, "in-place", nullptr);
+    const auto [inSend, inRecv] = inPlaceBuffers(recv, count, type);
+    auto freshInput = [&] {
+      // All-gather's own block sits at its place in the output; the others' input is the whole.
+      if (collective() == strata::Collective::AllGather)
+        std::memcpy(const_cast<void*>(inSend), send, bytes / size_t(nranks_));
+      else
+        std::memcpy(recv, send, bytes);
+    };
+    freshInput();
+    row.inPlace = timeRun(inSend, inRecv, count, type, op, "in-place", nullptr);
     if (opts_.check) {
-      std::memcpy(recv, send, bytes);
-      allReduce(recv, recv, count, type, op, "in-place check");
-      uint64_t wrong = strata::verify::countWrong(recv, count, type, op, nranks_, opts_.seed);
+      freshInput();
+      runCollective(inSend, inRecv, count, type, op, "in-place check");
+      uint64_t wrong = countWrong(static_cast<unsigned char*>(inRecv), count, type, op);
       row.inPlace.wrong = static_cast<int64_t>(sumOverRanks(wrong));
     }
     return row;
+  }
+
+  // The estimate of the algorithm that ran ("ring/shm" names "ring"), for this rank on one
+  // host: the bench does not know where the ranks of a launcher run.
+  double predictUsec(const Row& row) const {
+    if (!model_) return NAN;
+    const std::string name = row.algorithm.substr(0, row.algorithm.find('/'));
+    for (const strata::AlgorithmInfo* algo : strata::algorithmsFor(collective())) {
+      if (name != algo->name) continue;
+      strata::PlanRequest req;
+      req.collective = collective();
+      req.root = root();
+      req.rank = rank_;
+      req.nranks = nranks_;
+      req.count = row.count;
+      req.type = row.type;
+      req.op = row.op;
+      req.elemBytes = strata::verify::elementSize(row.type);
+      req.messageBytes = messageBytes_;
+      req.oneShotMaxBytes = oneShotMaxBytes_;
+      req.cost = std::make_shared<strata::CostModel>(model_->forWorkingSet(row.bytes));
+      return algo->estimateSeconds(req) * 1e6;
+    }
+    return NAN;
   }
 
   void printHeader() const {
@@ -434,19 +585,26 @@ class Bench {
     strataGetVersion(&version);
     fmt::print(
         "# strata-bench: nranks {}, minbytes {}, maxbytes {}, step {}, iters {}, warmup {}, datatype {}, "
-        "op {}, check {}, algo {}, strata {}.{}.{}, kernels {}\n",
+        "op {}, check {}, algo {}, collective {}, strata {}.{}.{}, kernels {}\n",
         nranks_, opts_.minBytes, opts_.maxBytes, step, iters, warmup, types, ops, opts_.check,
-        opts_.algorithm.empty() ? "auto" : opts_.algorithm, version / 10000, version / 100 % 100, version % 100,
+        opts_.algorithm.empty() ? "auto" : opts_.algorithm, opts_.collective, version / 10000, version / 100 % 100, version % 100,
         strata::reduceKernelIsa());
+    if (model_)
+      fmt::print("# model: the cost model's estimate for the algorithm that ran, from {}\n", model_->source);
+    else
+      fmt::print("# model: N/A: {}\n", modelError_);
     fmt::print("#                                                              out-of-place                       in-place\n");
-    fmt::print("#       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong  algorithm\n");
-    fmt::print("#        (B)    (elements)                               (us)  (GB/s)  (GB/s)            (us)  (GB/s)  (GB/s)\n");
+    fmt::print("#       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong    model  algorithm\n");
+    fmt::print("#        (B)    (elements)                               (us)  (GB/s)  (GB/s)            (us)  (GB/s)  (GB/s)             (us)\n");
     std::fflush(stdout);
   }
 
   void printRow(const Row& row) const {
-    fmt::print("{:12}  {:12}  {:>8}  {:>6}  {:6}{}{}  {}\n", row.bytes, row.count, typeName(row.type),
-               opName(row.op), -1, formatRun(row.outOfPlace), formatRun(row.inPlace), row.algorithm);
+    fmt::print("{:12}  {:12}  {:>8}  {:>6}  {:6}{}{}  {}  {}\n", row.bytes, row.count, typeName(row.type),
+               opName(row.op), collective() == strata::Collective::Broadcast ||
+                                   collective() == strata::Collective::Reduce ? root() : -1,
+               formatRun(row.outOfPlace), formatRun(row.inPlace),
+               formatPrediction(row.predictedUsec), row.algorithm);
     std::fflush(stdout);
   }
 
@@ -460,7 +618,9 @@ class Bench {
                       {"root", -1},
                       {"out_of_place", runJson(row.outOfPlace)},
                       {"in_place", runJson(row.inPlace)},
-                      {"algorithm", row.algorithm}});
+                      {"algorithm", row.algorithm},
+                      {"predicted_us", std::isfinite(row.predictedUsec) ? nlohmann::json(row.predictedUsec)
+                                                                        : nlohmann::json(nullptr)}});
     }
     std::vector<std::string> types, ops;
     for (strataDataType_t t : opts_.types) types.emplace_back(typeName(t));
@@ -475,6 +635,7 @@ class Bench {
         {"host", hostName()},
         {"date", utcDate()},
         {"kernel_isa", strata::reduceKernelIsa()},
+        {"cost_model", model_ ? nlohmann::json(model_->source) : nlohmann::json(nullptr)},
         {"command_line", opts_.commandLine},
         {"flags",
          {{"minbytes", opts_.minBytes},
@@ -514,7 +675,155 @@ class Bench {
   AlignedBuffer sendBuffer_;
   AlignedBuffer recvBuffer_;
   std::vector<Row> rows_;
+  std::shared_ptr<const strata::CostModel> model_;
+  std::string modelError_;
+  size_t messageBytes_ = 0;
+  size_t oneShotMaxBytes_ = 0;
 };
+
+// ---- --calibrate -----------------------------------------------------------------------------
+
+constexpr int kCalibrationRanks = 2;
+constexpr double kMinReduceTiming = 0.02;  // seconds per timed reduction loop
+constexpr int kReduceRepeats = 3;          // best of, against the neighbours' noise
+
+// Seconds per call of the float32 sum kernel writing `bytes` of output from two other buffers,
+// as the ring's recv-reduce-copy-send does (a received chunk and the local block).
+double timeReduce(size_t bytes, void* dst, const void* a, const void* b) {
+  const size_t count = std::max<size_t>(1, bytes / sizeof(float));
+  strata::reduce(dst, a, b, count, strataFloat32, strataSum);  // faults and caches in
+  double best = INFINITY;
+  for (int repeat = 0; repeat < kReduceRepeats; ++repeat) {
+    for (long iters = 1;; iters *= 2) {
+      const auto start = std::chrono::steady_clock::now();
+      for (long i = 0; i < iters; ++i) strata::reduce(dst, a, b, count, strataFloat32, strataSum);
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (elapsed >= kMinReduceTiming) {
+        best = std::min(best, elapsed / static_cast<double>(iters));
+        break;
+      }
+    }
+  }
+  return best;
+}
+
+// Messages one rank of the 2-rank ring posts for `count` floats: the schedule's sending steps,
+// one message per chunk.
+double ringMessages(size_t count, size_t messageBytes) {
+  strata::PlanRequest req;
+  req.collective = strata::Collective::AllReduce;
+  req.nranks = kCalibrationRanks;
+  req.count = count;
+  req.type = strataFloat32;
+  req.elemBytes = sizeof(float);
+  req.messageBytes = messageBytes;
+  req.cost = std::make_shared<strata::CostModel>(strata::builtInHostModel());
+  const strata::Schedule schedule = strata::selectAlgorithm(req, "ring").build(req);
+  double messages = 0;
+  for (const strata::Phase& phase : schedule.phases)
+    if (strata::stepSends(phase.kind)) messages += double(phase.iterations) * double(schedule.chunksPerBlock());
+  return messages;
+}
+
+std::string calibrationPath(const Options& opts) {
+  if (!opts.calibrateOut.empty()) return opts.calibrateOut;
+  const char* env = std::getenv("STRATA_COST_PROFILE");
+  if (env && *env) return env;  // where the model will look first
+  return strata::cacheCostProfilePath();
+}
+
+// Rank 0, after the ring ran: times the reduction at the sizes the ring reduced, fits the
+// transport, writes the profile and prints what it wrote and how well it explains the runs.
+int calibrate(const Options& opts, const std::vector<Row>& rows) {
+  try {
+    const strataConfig_t user = makeConfig(opts);
+    const size_t messageBytes = static_cast<size_t>(strata::resolveConfig(&user).chunkBytes);
+    const size_t maxHalf = std::max<size_t>(opts.maxBytes / 2, 64);
+    AlignedBuffer dst = allocateBuffer(maxHalf), a = allocateBuffer(maxHalf), b = allocateBuffer(maxHalf);
+    if (!dst || !a || !b) {
+      fmt::print(stderr, "strata-bench: cannot allocate the reduction buffers\n");
+      return kExitError;
+    }
+    std::memset(dst.get(), 0, maxHalf);
+    std::memset(a.get(), 0, maxHalf);
+    std::memset(b.get(), 0, maxHalf);
+
+    strata::CostProfile profile;
+    profile.machine = hostName();
+    profile.date = utcDate();
+    profile.command = opts.commandLine;
+    profile.kernelIsa = strata::reduceKernelIsa();
+    profile.shmProbe = fmt::format(
+        "{}-rank ring all-reduce, float32 sum, out of place, {}-byte chunks: seconds = alpha * messages + "
+        "bytes / bytes_per_s + known_seconds (the reduction of bytes/2, timed alone)",
+        kCalibrationRanks, messageBytes);
+    profile.reduceProbe = "float32 sum into a third buffer, best of 3: seconds = per-call overhead + bytes / bytes_per_s";
+    for (const Row& row : rows) {
+      const double half = double(row.bytes) / kCalibrationRanks;
+      const double reduceSec = timeReduce(size_t(half), dst.get(), a.get(), b.get());
+      profile.reducePoints.push_back({half, 1, reduceSec, 0});
+      profile.shmPoints.push_back({double(row.bytes), ringMessages(row.count, messageBytes),
+                                   row.outOfPlace.usec * 1e-6, reduceSec});
+    }
+    // The machine has a cache regime and a memory regime (docs/cost-model.md): the transport's
+    // points choose the split and the reduction's (half the size) follow it; when the transport
+    // shows one regime, the reduction's own split (if any) sets it.
+    const strata::CacheMemoryFit shm = strata::fitCacheAndMemory(profile.shmPoints);
+    const bool shmSplit = shm.memoryBytesPerSec > 0;
+    const strata::CacheMemoryFit reduce =
+        strata::fitCacheAndMemory(profile.reducePoints, shmSplit ? shm.splitBytes / kCalibrationRanks : 0);
+    const bool twoRegimes = shmSplit || reduce.memoryBytesPerSec > 0;
+    const double splitBytes = shmSplit ? shm.splitBytes : reduce.splitBytes * kCalibrationRanks;
+    profile.shm = {"shm", shm.cache.alphaSec, shm.cache.bytesPerSec};
+    profile.cacheBytes = twoRegimes ? splitBytes : 0;
+    profile.shmMemoryBytesPerSec = shm.memoryBytesPerSec;
+    profile.reduceBytesPerSec = reduce.cache.bytesPerSec;
+    profile.reduceMemoryBytesPerSec = reduce.memoryBytesPerSec;
+
+    const std::string path = calibrationPath(opts);
+    if (path.empty()) {
+      fmt::print(stderr, "strata-bench: no HOME or XDG_CACHE_HOME for the profile; give --calibrate-out FILE\n");
+      return kExitError;
+    }
+    strata::writeCostProfile(profile, path);
+
+    // How the fit and the algorithm's estimate (with the new model) explain the runs.
+    const strata::CostModel model = profile.hostModel(path);
+    strata::PlanRequest req;
+    req.collective = strata::Collective::AllReduce;
+    req.nranks = kCalibrationRanks;
+    req.type = strataFloat32;
+    req.elemBytes = sizeof(float);
+    req.messageBytes = messageBytes;
+    req.cost = std::make_shared<strata::CostModel>(model);
+    const strata::AlgorithmInfo& ring = strata::selectAlgorithm(req, "ring");
+    fmt::print("# calibration: shared memory alpha {:.3f} us, bandwidth {:.2f} GB/s; reduction {:.2f} GB/s of output",
+               shm.cache.alphaSec * 1e6, shm.cache.bytesPerSec / 1e9, reduce.cache.bytesPerSec / 1e9);
+    if (twoRegimes)
+      fmt::print("; above {} B: shared memory {:.2f} GB/s, reduction {:.2f} GB/s", splitBytes,
+                 (shmSplit ? shm.memoryBytesPerSec : shm.cache.bytesPerSec) / 1e9,
+                 (reduce.memoryBytesPerSec > 0 ? reduce.memoryBytesPerSec : reduce.cache.bytesPerSec) / 1e9);
+    fmt::print(" (fits within {:.1f} % and {:.1f} %)\n", shm.maxRelativeError * 100, reduce.maxRelativeError * 100);
+    fmt::print("#       size  messages  measured       fit  ring estimate  reduce alone\n");
+    fmt::print("#        (B)                (us)      (us)           (us)          (us)\n");
+    for (const strata::MeasuredPoint& p : profile.shmPoints) {
+      const strata::CostModel at = model.forWorkingSet(size_t(p.bytes));
+      const double fit = at.intraHost.alphaSec * p.messages + p.bytes / at.intraHost.bytesPerSec +
+                         p.bytes / kCalibrationRanks / at.reduceBytesPerSec;
+      req.count = size_t(p.bytes) / sizeof(float);
+      req.cost = std::make_shared<strata::CostModel>(at);
+      fmt::print("{:12.0f}  {:8.0f}   {}   {}        {}       {}\n", p.bytes, p.messages, formatTime(p.seconds * 1e6),
+                 formatTime(fit * 1e6), formatTime(ring.estimateSeconds(req) * 1e6),
+                 formatTime(p.knownSeconds * 1e6));
+    }
+    fmt::print("# wrote {}: the cost model reads it from now on (STRATA_COST_PROFILE names another)\n", path);
+    std::fflush(stdout);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "strata-bench: calibration failed: {}\n", e.what());
+    return kExitError;
+  }
+  return kExitOk;
+}
 
 // Runs the benchmark on an initialised communicator and destroys it.
 int benchmarkOnComm(const Options& opts, strataComm_t comm) {
@@ -526,13 +835,16 @@ int benchmarkOnComm(const Options& opts, strataComm_t comm) {
                strataGetLastError(comm));
     return kExitError;
   }
-  int code = Bench(opts, comm, rank, nranks).run();
+  Bench bench(opts, comm, rank, nranks);
+  int code = bench.run();
   result = strataCommDestroy(comm);
   if (result != strataSuccess) {
     fmt::print(stderr, "strata-bench: rank {}: strataCommDestroy failed: {}: {}\n", rank,
                strataGetErrorString(result), strataGetLastError(nullptr));
     return kExitError;
   }
+  // Alone now: the other rank has nothing left to do, so the reduction is timed undisturbed.
+  if (opts.calibrate && rank == 0 && code == kExitOk) code = calibrate(opts, bench.rows());
   return code;
 }
 
@@ -700,7 +1012,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(0, 1));
   app.add_option("--ranks", opts.ranks, "fork this many local ranks (default: one rank per process, from a launcher)")
       ->check(CLI::Range(1, 1 << 16));
-  app.add_option("--algo", opts.algorithm, "force an all-reduce algorithm (ring, oneshot)");
+  app.add_option("--algo", opts.algorithm, "force an algorithm by name (ring, oneshot, chain, tree...)");
+  app.add_option("--collective", opts.collective,
+                 "the collective to measure; busbw uses nccl-tests' factors (all-reduce 2(n-1)/n, "
+                 "reduce-scatter and all-gather (n-1)/n, broadcast and reduce 1)")
+      ->check(CLI::IsMember({"allreduce", "reducescatter", "allgather", "broadcast", "reduce"}))
+      ->capture_default_str();
   app.add_option("--timeout", opts.timeoutSec, "seconds any wait may take (default: STRATA_TIMEOUT or 300)")
       ->check(CLI::PositiveNumber);
   app.add_option("--chunk-bytes", chunkBytes, "pipeline chunk of the shared-memory FIFO, e.g. 128K");
@@ -708,6 +1025,12 @@ int main(int argc, char** argv) {
   app.add_option("--seed", opts.seed, "seed of the checked input values")->capture_default_str();
   app.add_option("--json", opts.jsonPath, "also write the rows and run metadata to this JSON file");
   app.add_flag("--help-env", helpEnv, "list the STRATA_* environment variables and exit");
+  app.add_flag("--calibrate", opts.calibrate,
+               "measure this machine's shared-memory transport (2 ranks, ring, 8 B..64 MiB x4) and reduction, "
+               "and write the cost model's profile");
+  app.add_option("--calibrate-out", opts.calibrateOut,
+                 "where --calibrate writes (default: STRATA_COST_PROFILE, else "
+                 "$XDG_CACHE_HOME/strata/cost-profile.json or ~/.cache/strata/cost-profile.json)");
 
   try {
     app.parse(argc, argv);
@@ -724,6 +1047,26 @@ int main(int argc, char** argv) {
       throw CLI::ValidationError("--minbytes", fmt::format("{} is above --maxbytes {}", opts.minBytes, opts.maxBytes));
     opts.types = parseTypes(datatypes);
     opts.ops = parseOps(ops);
+    if (opts.calibrate) {
+      // The probe the fit assumes (docs/cost-model.md); sizes and timing stay adjustable.
+      if (opts.ranks != 0 && opts.ranks != kCalibrationRanks)
+        throw CLI::ValidationError("--ranks", fmt::format("--calibrate runs {} ranks", kCalibrationRanks));
+      if (!opts.algorithm.empty() && opts.algorithm != "ring")
+        throw CLI::ValidationError("--algo", "--calibrate measures the ring");
+      if (opts.collective != "allreduce")
+        throw CLI::ValidationError("--collective", "--calibrate measures the all-reduce");
+      if (opts.types != std::vector<strataDataType_t>{strataFloat32} || opts.ops != std::vector<strataRedOp_t>{strataSum})
+        throw CLI::ValidationError("--datatype", "--calibrate measures float sum");
+      opts.ranks = kCalibrationRanks;
+      opts.algorithm = "ring";
+      // 4 B (one float) x 4^k reaches 64 MiB exactly.
+      if (app.count("--minbytes") == 0) opts.minBytes = 4;
+      if (app.count("--maxbytes") == 0) opts.maxBytes = 64 * kOneMiB;
+      if (app.count("--stepfactor") == 0 && app.count("--stepbytes") == 0) opts.stepFactor = 4;
+      if (app.count("--target-seconds") == 0) opts.targetSeconds = 0.1;
+    } else if (!opts.calibrateOut.empty()) {
+      throw CLI::ValidationError("--calibrate-out", "needs --calibrate");
+    }
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
@@ -731,6 +1074,9 @@ int main(int argc, char** argv) {
   if (helpEnv) {
     for (const strata::TunableDoc& t : strata::tunables())
       fmt::print("{:<26} default {:<8} {}\n", t.env, *t.defaultValue ? t.defaultValue : "\"\"", t.doc);
+    // Process-wide, read once by the planner's cost model (not a communicator setting).
+    fmt::print("{:<26} default {:<8} {}\n", "STRATA_COST_PROFILE", "\"\"",
+               "cost model calibration profile (else ~/.cache/strata/cost-profile.json when it exists)");
     return kExitOk;
   }
   return opts.ranks > 0 ? runForked(opts) : runUnderLauncher(opts);

@@ -52,6 +52,15 @@ if(NOT STRATA_WITH_CUDA STREQUAL "OFF")
 endif()
 strata_optional(CUDA STRATA_WITH_CUDA STRATA_HAVE_CUDA)
 
+# strata-plan draws its PNG chart with cairo (the tool only, not the library).
+set(STRATA_HAVE_CAIRO OFF)
+if(PkgConfig_FOUND)
+  pkg_check_modules(CAIRO IMPORTED_TARGET cairo)
+  if(CAIRO_FOUND)
+    set(STRATA_HAVE_CAIRO ON)
+  endif()
+endif()
+
 # Header-only helpers of the tools (not of the library).
 find_package(CLI11 CONFIG QUIET)
 find_package(nlohmann_json CONFIG QUIET)

@@ -8,5 +8,6 @@ message(STATUS "  UCX             : ${STRATA_HAVE_UCX} (STRATA_WITH_UCX=${STRATA
 message(STATUS "  ibverbs         : ${STRATA_HAVE_VERBS} (STRATA_WITH_VERBS=${STRATA_WITH_VERBS}; transport in a later release)")
 message(STATUS "  CUDA            : ${STRATA_HAVE_CUDA} (STRATA_WITH_CUDA=${STRATA_WITH_CUDA}) ${CMAKE_CUDA_COMPILER}")
 message(STATUS "  CLI11 / json    : ${CLI11_FOUND} / ${nlohmann_json_FOUND}")
+message(STATUS "  cairo (plots)   : ${STRATA_HAVE_CAIRO}")
 message(STATUS "  tests / bench   : ${STRATA_BUILD_TESTS} / ${STRATA_BUILD_BENCH}")
 message(STATUS "")

@@ -9,7 +9,8 @@ packages=(
   libpugixml-dev                 # NCCL topology XML files (library)
   libucx-dev                     # UCX transport (detected; the transport comes with the multi-host work)
   libibverbs-dev rdma-core       # ibverbs transport (detected; likewise)
-  libcli11-dev                   # command-line flags of strata-bench
+  libcli11-dev                   # command-line flags of strata-bench, strata-topo, strata-plan
+  libcairo2-dev                  # strata-plan --plot: the busbw chart as PNG (library)
   nlohmann-json3-dev             # --json output of strata-bench
   libgtest-dev libgmock-dev      # the test suite
   libbenchmark-dev               # micro-benchmarks of the kernels

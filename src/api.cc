@@ -129,6 +129,54 @@ void retire(strataComm* comm) {
     std::this_thread::sleep_for(std::chrono::microseconds(100));
 }
 
+// The checks every collective shares: datatype, op (when it reduces), stream, and that
+// `elements` (the largest buffer's) fits the address space. Returns the element size.
+size_t checkCollectiveArgs(strataDataType_t datatype, const strataRedOp_t* op,
+                           strataStream_t stream, size_t count, size_t factor) {
+  STRATA_CHECK(datatype >= 0 && datatype < strataNumTypes, strataInvalidArgument,
+               "unknown datatype {}", static_cast<int>(datatype));
+  if (op)
+    STRATA_CHECK(*op >= 0 && *op < strataNumOps, strataInvalidArgument, "unknown reduction op {}",
+                 static_cast<int>(*op));
+  STRATA_CHECK(stream == nullptr, strataInvalidArgument,
+               "a non-NULL stream means device buffers, which this build does not support yet");
+  const size_t elem = strataTypeSize(datatype);
+  STRATA_CHECK(count <= SIZE_MAX / elem / factor, strataInvalidArgument,
+               "count {} of {} (x {} ranks) overflows the address space", count,
+               strataTypeName(datatype), factor);
+  return elem;
+}
+
+// Two buffers of sendBytes and recvBytes are either disjoint or the in-place layout: send starts
+// `inPlaceOffset` bytes into recv (negative: recv starts inside send).
+void checkOverlap(const void* sendbuff, size_t sendBytes, const void* recvbuff, size_t recvBytes,
+                  std::ptrdiff_t inPlaceOffset, const char* inPlace) {
+  const char* s = static_cast<const char*>(sendbuff);
+  const char* r = static_cast<const char*>(recvbuff);
+  if (s == r + inPlaceOffset) return;
+  STRATA_CHECK(s + sendBytes <= r || r + recvBytes <= s, strataInvalidArgument,
+               "sendbuff and recvbuff overlap without being in place ({})", inPlace);
+}
+
+void checkRoot(int root, int nranks) {
+  STRATA_CHECK(root >= 0 && root < nranks, strataInvalidArgument, "root {} out of range [0, {})",
+               root, nranks);
+}
+
+// Runs a collective's body under the API's conventions: comm looked up first so that argument
+// errors land in its last-error text; failures other than bad arguments poison the communicator.
+template <typename Body>
+strataResult_t collective(strataComm_t comm, const char* call, Body&& body) {
+  CommUse use(comm);
+  strataComm* live = use.live();
+  strataResult_t res = guarded(live, call, [&] {
+    use.check();
+    body(use);
+  });
+  if (res != strataSuccess && live && res != strataInvalidArgument) live->asyncError.store(res);
+  return res;
+}
+
 uint64_t fnv1a(const std::string& s, uint64_t h) {
   for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
   return h;
@@ -270,6 +318,86 @@ STRATA_API strataResult_t strataAllReduce(const void* sendbuff, void* recvbuff, 
   });
   if (res != strataSuccess && live && res != strataInvalidArgument) live->asyncError.store(res);
   return res;
+}
+
+STRATA_API strataResult_t strataReduceScatter(const void* sendbuff, void* recvbuff,
+                                              size_t recvcount, strataDataType_t datatype,
+                                              strataRedOp_t op, strataComm_t comm,
+                                              strataStream_t stream) {
+  return collective(comm, "strataReduceScatter", [&](CommUse& use) {
+    const int n = use->nranks();
+    const size_t elem = checkCollectiveArgs(datatype, &op, stream, recvcount, size_t(n));
+    if (recvcount == 0) return use->run(strata::Collective::ReduceScatter, sendbuff, recvbuff, 0,
+                                        datatype, op, 0);
+    STRATA_CHECK(sendbuff && recvbuff, strataInvalidArgument,
+                 "sendbuff ({}) and recvbuff ({}) must not be NULL when recvcount > 0", sendbuff,
+                 static_cast<void*>(recvbuff));
+    const size_t block = recvcount * elem;
+    // In place: recvbuff is block `rank` of sendbuff, so sendbuff starts rank blocks before it.
+    checkOverlap(sendbuff, block * size_t(n), recvbuff, block,
+                 -static_cast<std::ptrdiff_t>(block * size_t(use->rank())),
+                 "recvbuff == sendbuff + rank * recvcount");
+    use->run(strata::Collective::ReduceScatter, sendbuff, recvbuff, recvcount * size_t(n),
+             datatype, op, 0);
+  });
+}
+
+STRATA_API strataResult_t strataAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
+                                          strataDataType_t datatype, strataComm_t comm,
+                                          strataStream_t stream) {
+  return collective(comm, "strataAllGather", [&](CommUse& use) {
+    const int n = use->nranks();
+    const size_t elem = checkCollectiveArgs(datatype, nullptr, stream, sendcount, size_t(n));
+    if (sendcount > 0) {
+      STRATA_CHECK(sendbuff && recvbuff, strataInvalidArgument,
+                   "sendbuff ({}) and recvbuff ({}) must not be NULL when sendcount > 0", sendbuff,
+                   static_cast<void*>(recvbuff));
+      const size_t block = sendcount * elem;
+      checkOverlap(sendbuff, block, recvbuff, block * size_t(n),
+                   static_cast<std::ptrdiff_t>(block * size_t(use->rank())),
+                   "sendbuff == recvbuff + rank * sendcount");
+    }
+    use->run(strata::Collective::AllGather, sendbuff, recvbuff, sendcount * size_t(n), datatype,
+             strataSum, 0);
+  });
+}
+
+STRATA_API strataResult_t strataBroadcast(const void* sendbuff, void* recvbuff, size_t count,
+                                          strataDataType_t datatype, int root, strataComm_t comm,
+                                          strataStream_t stream) {
+  return collective(comm, "strataBroadcast", [&](CommUse& use) {
+    const size_t elem = checkCollectiveArgs(datatype, nullptr, stream, count, 1);
+    checkRoot(root, use->nranks());
+    const bool isRoot = use->rank() == root;
+    if (count > 0) {
+      STRATA_CHECK(recvbuff, strataInvalidArgument, "recvbuff must not be NULL when count > 0");
+      STRATA_CHECK(sendbuff || !isRoot, strataInvalidArgument,
+                   "sendbuff must not be NULL on the root (rank {}) when count > 0", root);
+      if (isRoot)
+        checkOverlap(sendbuff, count * elem, recvbuff, count * elem, 0, "sendbuff == recvbuff");
+    }
+    use->run(strata::Collective::Broadcast, isRoot ? sendbuff : nullptr, recvbuff, count, datatype,
+             strataSum, root);
+  });
+}
+
+STRATA_API strataResult_t strataReduce(const void* sendbuff, void* recvbuff, size_t count,
+                                       strataDataType_t datatype, strataRedOp_t op, int root,
+                                       strataComm_t comm, strataStream_t stream) {
+  return collective(comm, "strataReduce", [&](CommUse& use) {
+    const size_t elem = checkCollectiveArgs(datatype, &op, stream, count, 1);
+    checkRoot(root, use->nranks());
+    const bool isRoot = use->rank() == root;
+    if (count > 0) {
+      STRATA_CHECK(sendbuff, strataInvalidArgument, "sendbuff must not be NULL when count > 0");
+      STRATA_CHECK(recvbuff || !isRoot, strataInvalidArgument,
+                   "recvbuff must not be NULL on the root (rank {}) when count > 0", root);
+      if (isRoot)
+        checkOverlap(sendbuff, count * elem, recvbuff, count * elem, 0, "sendbuff == recvbuff");
+    }
+    use->run(strata::Collective::Reduce, sendbuff, isRoot ? recvbuff : nullptr, count, datatype,
+             op, root);
+  });
 }
 
 STRATA_API const char* strataCommLastAlgorithm(const strataComm_t comm) {

@@ -33,6 +33,9 @@ struct Fabric {
   double nicGbps = 400;
   int extraNicsPerServer = 0;  // NICs outside the compute fabric (front end, storage): counted, not cabled
   bool railOptimized = true;   // NIC i of every server goes to a leaf of rail i
+  // Switches spread each flow over all equal-cost uplinks (Spectrum-X, InfiniBand adaptive
+  // routing) instead of pinning it to one by a hash (ECMP), where collisions cost bandwidth.
+  bool adaptiveRouting = false;
   std::vector<SwitchTier> tiers;  // leaf first
 };
 

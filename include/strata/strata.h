@@ -86,7 +86,10 @@ typedef struct strataComm* strataComm_t;
 typedef void* strataStream_t;
 
 /* Communicator configuration. Initialise with STRATA_CONFIG_INITIALIZER, then set fields; a
- * negative number or NULL string means "use the default" (which STRATA_* variables may set). */
+ * negative number or NULL string means "use the default" (which STRATA_* variables may set).
+ * Versioning: new fields are only ever added at the end, and `size` tells the library which
+ * fields a program knows; fields beyond a program's size take their defaults. So a program built
+ * against an older header keeps working with a newer library. */
 typedef struct {
   size_t size;          /* sizeof(strataConfig_t), set by the initializer */
   unsigned int magic;   /* set by the initializer */
@@ -95,15 +98,20 @@ typedef struct {
   double timeoutSec;    /* deadline for every wait; default STRATA_TIMEOUT or 300 s */
   long long chunkBytes; /* pipeline chunk of the shared-memory FIFO; default STRATA_CHUNK_BYTES */
   int fifoDepth;        /* chunks in flight per connection; default STRATA_FIFO_DEPTH */
-  const char* algorithm; /* force an algorithm ("ring", "oneshot"); default STRATA_ALGO or auto */
+  const char* algorithm; /* force an algorithm by name ("ring", "oneshot", "chain", "tree"...) for
+                           every collective that has one; default STRATA_ALGO or auto */
   long long oneShotMaxBytes; /* largest message for the one-shot path; default STRATA_ONESHOT_MAX_BYTES */
   const char* slotStores; /* "cached", "streaming" or "auto" (measured); default STRATA_SLOT_STORES */
   int spinCount;        /* polls before a waiting rank yields; default STRATA_SPIN_COUNT */
+  /* Added after 0.1.0's fields: plan as if every ranksPerHost consecutive ranks formed a host,
+   * to exercise the hierarchical algorithms on one machine (the transport stays shared memory).
+   * nranks must be a multiple of it. 0: the real hosts; default STRATA_RANKS_PER_HOST. */
+  int ranksPerHost;
 } strataConfig_t;
 
 #define STRATA_CONFIG_MAGIC 0x5354524bu
 #define STRATA_CONFIG_INITIALIZER \
-  { sizeof(strataConfig_t), STRATA_CONFIG_MAGIC, STRATA_VERSION_CODE, 1, -1.0, -1, -1, NULL, -1, NULL, -1 }
+  { sizeof(strataConfig_t), STRATA_CONFIG_MAGIC, STRATA_VERSION_CODE, 1, -1.0, -1, -1, NULL, -1, NULL, -1, -1 }
 
 /* Version of the library that is linked (STRATA_VERSION_CODE at its build). */
 strataResult_t strataGetVersion(int* version);
@@ -138,6 +146,30 @@ strataResult_t strataCommGetAsyncError(strataComm_t comm, strataResult_t* asyncE
 strataResult_t strataAllReduce(const void* sendbuff, void* recvbuff, size_t count,
                                strataDataType_t datatype, strataRedOp_t op, strataComm_t comm,
                                strataStream_t stream);
+
+/* recvbuff[i] = op over ranks of sendbuff[rank * recvcount + i], for i < recvcount: rank r gets
+ * block r of the reduction of the ranks' sendbuff of nranks * recvcount elements. In place when
+ * recvbuff == sendbuff + rank * recvcount (sendbuff then holds the whole input). */
+strataResult_t strataReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
+                                   strataDataType_t datatype, strataRedOp_t op, strataComm_t comm,
+                                   strataStream_t stream);
+
+/* recvbuff[r * sendcount + i] = sendbuff of rank r [i], for every rank r and i < sendcount, on
+ * every rank. In place when sendbuff == recvbuff + rank * sendcount. */
+strataResult_t strataAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
+                               strataDataType_t datatype, strataComm_t comm, strataStream_t stream);
+
+/* recvbuff[i] = root's sendbuff[i], for i < count, on every rank. sendbuff is read on the root
+ * only (it may be NULL elsewhere); in place when sendbuff == recvbuff on the root. */
+strataResult_t strataBroadcast(const void* sendbuff, void* recvbuff, size_t count,
+                               strataDataType_t datatype, int root, strataComm_t comm,
+                               strataStream_t stream);
+
+/* root's recvbuff[i] = op over ranks of sendbuff[i], for i < count. recvbuff is written on the
+ * root only (it may be NULL elsewhere); in place when sendbuff == recvbuff. */
+strataResult_t strataReduce(const void* sendbuff, void* recvbuff, size_t count,
+                            strataDataType_t datatype, strataRedOp_t op, int root,
+                            strataComm_t comm, strataStream_t stream);
 
 /* Name of the algorithm and transport the last collective on comm used ("ring/shm"). */
 const char* strataCommLastAlgorithm(const strataComm_t comm);

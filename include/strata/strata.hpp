@@ -91,6 +91,48 @@ class Communicator {
     allReduce(data, data, count, dataTypeOf<T>(), op);
   }
 
+  // Rank r gets block r (recvcount elements) of the reduction of every rank's send buffer of
+  // size() * recvcount elements.
+  void reduceScatter(const void* send, void* recv, size_t recvcount, strataDataType_t type,
+                     strataRedOp_t op) {
+    check(strataReduceScatter(send, recv, recvcount, type, op, comm_, nullptr), comm_);
+  }
+  template <typename T>
+  void reduceScatter(const T* send, T* recv, size_t recvcount, strataRedOp_t op = strataSum) {
+    reduceScatter(send, recv, recvcount, dataTypeOf<T>(), op);
+  }
+  // recv (size() * sendcount elements) = every rank's send buffer, in rank order.
+  void allGather(const void* send, void* recv, size_t sendcount, strataDataType_t type) {
+    check(strataAllGather(send, recv, sendcount, type, comm_, nullptr), comm_);
+  }
+  template <typename T>
+  void allGather(const T* send, T* recv, size_t sendcount) {
+    allGather(send, recv, sendcount, dataTypeOf<T>());
+  }
+  // recv = root's send on every rank; send is read on the root only (may be null elsewhere).
+  void broadcast(const void* send, void* recv, size_t count, strataDataType_t type, int root) {
+    check(strataBroadcast(send, recv, count, type, root, comm_, nullptr), comm_);
+  }
+  template <typename T>
+  void broadcast(const T* send, T* recv, size_t count, int root) {
+    broadcast(send, recv, count, dataTypeOf<T>(), root);
+  }
+  template <typename T>
+  void broadcastInPlace(T* data, size_t count, int root) {
+    broadcast(data, data, count, dataTypeOf<T>(), root);
+  }
+  // The root's recv = op over every rank's send; recv is written on the root only.
+  void reduce(const void* send, void* recv, size_t count, strataDataType_t type, strataRedOp_t op,
+              int root) {
+    check(strataReduce(send, recv, count, type, op, root, comm_, nullptr), comm_);
+  }
+  template <typename T>
+  void reduce(const T* send, T* recv, size_t count, int root, strataRedOp_t op = strataSum) {
+    reduce(send, recv, count, dataTypeOf<T>(), op, root);
+  }
+  // "algorithm/transport" of the last collective.
+  const char* lastAlgorithm() const { return strataCommLastAlgorithm(comm_); }
+
   // Stops every pending operation and frees the communicator.
   void abort() {
     if (comm_) check(strataCommAbort(std::exchange(comm_, nullptr)));

@@ -52,6 +52,13 @@ Comm::Comm(const strataUniqueId& id, int nranks, int rank, const Config& config,
                "host only (shared memory); the TCP and UCX transports come in a later release",
                topology_.hostCount());
 
+  if (config_.ranksPerHost > 0) {
+    STRATA_CHECK(nranks % config_.ranksPerHost == 0, strataInvalidArgument,
+                 "ranks per host {} does not divide the {} ranks of the communicator",
+                 config_.ranksPerHost, nranks);
+    layout_ = std::make_shared<RankLayout>(RankLayout::contiguousHosts(nranks, config_.ranksPerHost));
+  }
+
   if (config_.spinCount < 0) {
     // With more ranks than CPUs, the peer a rank waits for may need this very CPU: spinning
     // only delays it, so yield almost at once.
@@ -79,23 +86,29 @@ Comm::Comm(const strataUniqueId& id, int nranks, int rank, const Config& config,
 
 Comm::~Comm() = default;
 
-const Schedule& Comm::allReduceSchedule(size_t count, strataDataType_t type,
-                                                strataRedOp_t op) {
-  ScheduleKey key{count, type, op};
+const Schedule& Comm::schedule(Collective collective, size_t count, strataDataType_t type,
+                               strataRedOp_t op, int root) {
+  ScheduleKey key{int(collective), count, type, op, root};
   if (lastSchedule_ && key == lastKey_) return *lastSchedule_;
   auto it = schedules_.find(key);
   if (it == schedules_.end()) {
-    if (schedules_.size() >= kMaxCachedSchedules) schedules_.clear();
+    if (schedules_.size() >= kMaxCachedSchedules) {
+      schedules_.clear();
+      lastSchedule_ = nullptr;
+    }
     PlanRequest req;
+    req.collective = collective;
     req.rank = rank_;
     req.nranks = nranks_;
+    req.root = root;
     req.count = count;
     req.type = type;
     req.op = op;
     req.elemBytes = strataTypeSize(type);
     req.messageBytes = static_cast<size_t>(config_.chunkBytes);
     req.oneShotMaxBytes = static_cast<size_t>(config_.oneShotMaxBytes);
-    const AlgorithmInfo& algo = selectAllReduce(req, config_.algorithm);
+    req.layout = layout_;
+    const AlgorithmInfo& algo = selectAlgorithm(req, config_.algorithm);
     it = schedules_.emplace(key, algo.build(req)).first;
     log(LogLevel::Trace, "planned {}", it->second.describe());
   }
@@ -106,20 +119,28 @@ const Schedule& Comm::allReduceSchedule(size_t count, strataDataType_t type,
 
 void Comm::allReduce(const void* sendbuff, void* recvbuff, size_t count,
                              strataDataType_t type, strataRedOp_t op) {
-  const Schedule& schedule = allReduceSchedule(count, type, op);
+  run(Collective::AllReduce, sendbuff, recvbuff, count, type, op, 0);
+}
+
+void Comm::run(Collective collective, const void* sendbuff, void* recvbuff, size_t count,
+               strataDataType_t type, strataRedOp_t op, int root) {
+  const Schedule& s = schedule(collective, count, type, op, root);
   ++sequence_;
-  const size_t bytes = count * schedule.elemBytes;
-  if (!tuneSlotStores_ || bytes < StoreModeTuner::kMinTunedBytes) {
-    executor_->run(schedule, sendbuff, recvbuff, sequence_, slotStores_ == SlotStores::Streaming);
+  const size_t bytes = count * s.elemBytes;
+  // The slot-store tuner learns all-reduce's sizes; the other collectives use the fixed choice
+  // (or cached stores when it is "auto") rather than mix their timings into its table.
+  if (collective != Collective::AllReduce || !tuneSlotStores_ ||
+      bytes < StoreModeTuner::kMinTunedBytes) {
+    executor_->run(s, sendbuff, recvbuff, sequence_, slotStores_ == SlotStores::Streaming);
   } else {
     const SlotStores stores = tuner_.choose(bytes);
     const auto start = std::chrono::steady_clock::now();
-    executor_->run(schedule, sendbuff, recvbuff, sequence_, stores == SlotStores::Streaming);
+    executor_->run(s, sendbuff, recvbuff, sequence_, stores == SlotStores::Streaming);
     tuner_.record(bytes, stores, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
-  if (lastAlgorithmName_ != schedule.algorithm) {
-    lastAlgorithmName_ = schedule.algorithm;
-    lastAlgorithm_ = schedule.algorithm + "/" + transport_->name();
+  if (lastAlgorithmName_ != s.algorithm) {
+    lastAlgorithmName_ = s.algorithm;
+    lastAlgorithm_ = s.algorithm + "/" + transport_->name();
   }
 }
 

@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "exec/executor.h"
 #include "exec/store_mode_tuner.h"
+#include "plan/registry.h"
 #include "plan/schedule.h"
 #include "topology/local_host.h"
 #include "transports/transport.h"
@@ -35,11 +36,17 @@ class Comm {
 
   void allReduce(const void* sendbuff, void* recvbuff, size_t count, strataDataType_t type,
                  strataRedOp_t op);
+  // Any collective. `count` is the collective's full buffer (PlanRequest::count): recvcount *
+  // nranks for reduce-scatter, sendcount * nranks for all-gather. The buffers are the user's, as
+  // the C API describes them (a window of the full buffer where the collective says so).
+  void run(Collective collective, const void* sendbuff, void* recvbuff, size_t count,
+           strataDataType_t type, strataRedOp_t op, int root);
   // "algorithm/transport" of the last collective.
   const std::string& lastAlgorithm() const { return lastAlgorithm_; }
 
  private:
-  const Schedule& allReduceSchedule(size_t count, strataDataType_t type, strataRedOp_t op);
+  const Schedule& schedule(Collective collective, size_t count, strataDataType_t type,
+                           strataRedOp_t op, int root);
 
   int rank_;
   int nranks_;
@@ -56,21 +63,26 @@ class Comm {
   StoreModeTuner tuner_;
   std::string lastAlgorithmName_;
   std::string lastAlgorithm_;
+  // The hosts the planner sees: null on one host, or STRATA_RANKS_PER_HOST's pretend hosts.
+  std::shared_ptr<const RankLayout> layout_;
 
   struct ScheduleKey {
+    int collective;
     size_t count;
     int type;
     int op;
+    int root;
     bool operator==(const ScheduleKey&) const = default;
   };
   struct ScheduleKeyHash {
     size_t operator()(const ScheduleKey& k) const {
-      return std::hash<size_t>()(k.count * 131 + k.type * 7 + k.op);
+      return std::hash<size_t>()(((k.count * 131 + k.type * 7 + k.op) * 31 + k.collective) * 131071 +
+                                 k.root);
     }
   };
   std::unordered_map<ScheduleKey, Schedule, ScheduleKeyHash> schedules_;
   const Schedule* lastSchedule_ = nullptr;
-  ScheduleKey lastKey_{~size_t(0), -1, -1};
+  ScheduleKey lastKey_{-1, ~size_t(0), -1, -1, -1};
 };
 
 }  // namespace strata

@@ -1,23 +1,33 @@
 #include "core/config.h"
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 
+#include <fmt/ranges.h>
+
 #include "core/error.h"
+#include "plan/registry.h"
 
 namespace strata {
 namespace {
+
+// sizeof(strataConfig_t) in release 0.1.0, before ranksPerHost.
+constexpr size_t kFirstConfigSize = offsetof(strataConfig_t, ranksPerHost);
 
 #define STRATA_TUNABLES(X)                                                                     \
   X(timeoutSec, "STRATA_TIMEOUT", "300", "seconds any wait may take before it fails")          \
   X(chunkBytes, "STRATA_CHUNK_BYTES", "131072", "bytes per shared-memory FIFO slot (pipeline chunk)") \
   X(fifoDepth, "STRATA_FIFO_DEPTH", "8", "slots per shared-memory connection")                 \
-  X(algorithm, "STRATA_ALGO", "", "force an all-reduce algorithm: ring or oneshot")            \
+  X(algorithm, "STRATA_ALGO", "", "force an algorithm by name (ring, oneshot, chain, tree...) for every collective that has one")            \
   X(oneShotMaxBytes, "STRATA_ONESHOT_MAX_BYTES", "65536", "largest all-reduce sent one-shot")  \
   X(slotStores, "STRATA_SLOT_STORES", "auto",                                                    \
     "how large messages are written into shared-memory slots: cached, streaming, or auto (measured)") \
   X(spinCount, "STRATA_SPIN_COUNT", "-1",                                                     \
-    "polls a waiting rank spins before it yields; -1: 2000, or 20 when a host has more ranks than CPUs")
+    "polls a waiting rank spins before it yields; -1: 2000, or 20 when a host has more ranks than CPUs") \
+  X(ranksPerHost, "STRATA_RANKS_PER_HOST", "0",                                                 \
+    "plan as if every k consecutive ranks formed a host (tests the hierarchical algorithms on one machine); 0: the real hosts")
 
 template <typename T>
 T parse(const char* env, const char* text);
@@ -51,9 +61,18 @@ bool isSet(long long v) { return v >= 0; }
 bool isSet(int v) { return v >= 0; }
 bool isSet(const char* v) { return v != nullptr; }
 
+// Whether the user's struct reaches `field`: a program built against an older header passes a
+// smaller struct, whose missing fields count as unset.
+template <typename U>
+bool present(const strataConfig_t* user, U strataConfig_t::*field) {
+  const size_t end = size_t(reinterpret_cast<const char*>(&(user->*field)) -
+                            reinterpret_cast<const char*>(user)) + sizeof(U);
+  return end <= user->size;
+}
+
 template <typename T, typename U>
 T resolveOne(const strataConfig_t* user, U strataConfig_t::*field, const char* env, const char* def) {
-  if (user && isSet(user->*field)) {
+  if (user && present(user, field) && isSet(user->*field)) {
     if constexpr (std::is_same_v<T, std::string>) return std::string(user->*field);
     else return static_cast<T>(user->*field);
   }
@@ -77,9 +96,13 @@ Config resolveConfig(const strataConfig_t* user) {
     STRATA_CHECK(user->magic == STRATA_CONFIG_MAGIC && user->size >= sizeof(size_t) * 2,
                  strataInvalidArgument,
                  "config was not initialised with STRATA_CONFIG_INITIALIZER");
-    STRATA_CHECK(user->size == sizeof(strataConfig_t), strataInvalidArgument,
-                 "config size {} does not match this library's {} (built against another version?)",
-                 user->size, sizeof(strataConfig_t));
+    // Fields are only ever added at the end: every size from the first release's up to ours is
+    // a struct this library can read.
+    STRATA_CHECK(user->size >= kFirstConfigSize && user->size <= sizeof(strataConfig_t),
+                 strataInvalidArgument,
+                 "config size {} is not one this library knows ({} to {}; built against another "
+                 "version?)",
+                 user->size, kFirstConfigSize, sizeof(strataConfig_t));
     STRATA_CHECK(user->blocking == 1, strataInvalidArgument, "only blocking init is supported");
   }
   Config c;
@@ -93,8 +116,16 @@ Config resolveConfig(const strataConfig_t* user) {
                c.chunkBytes);
   STRATA_CHECK(c.fifoDepth >= 2 && c.fifoDepth <= 64, strataInvalidArgument,
                "FIFO depth must be in [2, 64], got {}", c.fifoDepth);
-  STRATA_CHECK(c.algorithm.empty() || c.algorithm == "ring" || c.algorithm == "oneshot",
-               strataInvalidArgument, "unknown algorithm '{}' (known: ring, oneshot)", c.algorithm);
+  if (!c.algorithm.empty()) {
+    std::vector<std::string> known;  // each name once: several collectives share names
+    for (const AlgorithmInfo* a : allAlgorithms())
+      if (std::find(known.begin(), known.end(), a->name) == known.end()) known.push_back(a->name);
+    STRATA_CHECK(std::find(known.begin(), known.end(), c.algorithm) != known.end(),
+                 strataInvalidArgument, "unknown algorithm '{}' (known: {})", c.algorithm,
+                 fmt::join(known, ", "));
+  }
+  STRATA_CHECK(c.ranksPerHost >= 0, strataInvalidArgument,
+               "ranks per host must be >= 0 (0: the real hosts), got {}", c.ranksPerHost);
   // The one-shot path also needs the buffer to fit one message; the planner checks that.
   STRATA_CHECK(c.oneShotMaxBytes >= 0, strataInvalidArgument, "one-shot limit must be >= 0");
   STRATA_CHECK(c.slotStores == "auto" || c.slotStores == "cached" || c.slotStores == "streaming",

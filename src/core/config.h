@@ -20,6 +20,7 @@ struct Config {
   int64_t oneShotMaxBytes;
   std::string slotStores;  // auto, cached or streaming
   int spinCount;  // -1: chosen by the communicator from ranks per CPU
+  int ranksPerHost;  // > 0: plan as if every k consecutive ranks formed a host; 0: real hosts
 };
 
 struct TunableDoc {

@@ -31,8 +31,8 @@ namespace {
 // FIFO slot, and the copy bandwidth through it.
 constexpr double kShmAlphaSec = 0.4e-6;
 constexpr double kShmBytesPerSec = 6e9;
-// float32 sum, 2 x 32 MiB in, 32 MiB out, measured by `strata-bench --calibrate` on the
-// project's machine (docs/cost-model.md): memory-bound, far below the in-cache rate.
+// float32 sum out of cache: `strata-bench --calibrate` measured 6.4-17 GB/s of output at 2-32 MiB
+// on the project's machine (docs/cost-model.md); in cache it runs 4-6 times faster.
 constexpr double kHostReduceBytesPerSec = 10e9;
 
 // Alphas of GPU links are NCCL's per-hop latencies of the LL protocol (src/graph/tuning.cc,
@@ -161,6 +161,14 @@ double CostModel::message(size_t bytes, int tier, double sharing) const {
   return alpha + double(bytes) * flows / (interHost.bytesPerSec * factor);
 }
 
+CostModel CostModel::forWorkingSet(size_t bytes) const {
+  if (cacheBytes == 0 || bytes <= cacheBytes) return *this;
+  CostModel m = *this;
+  if (memoryIntraBytesPerSec > 0) m.intraHost.bytesPerSec = memoryIntraBytesPerSec;
+  if (memoryReduceBytesPerSec > 0) m.reduceBytesPerSec = memoryReduceBytesPerSec;
+  return m;
+}
+
 CostModel builtInHostModel() {
   CostModel m;
   m.intraHost = {"shm", kShmAlphaSec, kShmBytesPerSec};
@@ -287,10 +295,55 @@ AlphaBetaFit fitAlphaBeta(const std::vector<MeasuredPoint>& points) {
   return fit;
 }
 
+CacheMemoryFit fitCacheAndMemory(const std::vector<MeasuredPoint>& points, double forcedSplitBytes) {
+  CacheMemoryFit best;
+  best.cache = fitAlphaBeta(points);
+  best.splitBytes = points.empty() ? 0 : points.back().bytes;
+  best.maxRelativeError = best.cache.maxRelativeError;
+  const double single = best.maxRelativeError;
+  for (size_t k = 2; k < points.size(); ++k) {
+    const bool forced = forcedSplitBytes > 0;
+    if (forced && !(points[k - 1].bytes <= forcedSplitBytes && points[k].bytes > forcedSplitBytes)) continue;
+    const std::vector<MeasuredPoint> low(points.begin(), points.begin() + k);
+    AlphaBetaFit cache;
+    try {
+      cache = fitAlphaBeta(low);
+    } catch (const Error&) {
+      continue;
+    }
+    // Beyond the split: the bandwidth alone, the cache regime's alpha kept.
+    double sxx = 0, sxy = 0;
+    for (size_t i = k; i < points.size(); ++i) {
+      const MeasuredPoint& p = points[i];
+      const double w = 1.0 / (p.seconds * p.seconds);
+      sxx += w * p.bytes * p.bytes;
+      sxy += w * p.bytes * (p.seconds - p.knownSeconds - cache.alphaSec * p.messages);
+    }
+    if (!(sxy > 0) || !(sxx > 0)) continue;
+    const double b = sxy / sxx;
+    double error = cache.maxRelativeError;
+    for (size_t i = k; i < points.size(); ++i) {
+      const MeasuredPoint& p = points[i];
+      const double predicted = cache.alphaSec * p.messages + b * p.bytes + p.knownSeconds;
+      error = std::max(error, std::abs(predicted - p.seconds) / p.seconds);
+    }
+    if (forced || (error < best.maxRelativeError && error < single / 2)) {
+      best.cache = cache;
+      best.memoryBytesPerSec = 1.0 / b;
+      best.splitBytes = points[k - 1].bytes;
+      best.maxRelativeError = error;
+    }
+  }
+  return best;
+}
+
 CostModel CostProfile::hostModel(const std::string& origin) const {
   CostModel m = builtInHostModel();
   m.intraHost = {"shm", shm.alphaSec, shm.bytesPerSec};
   m.reduceBytesPerSec = reduceBytesPerSec;
+  m.cacheBytes = static_cast<size_t>(cacheBytes);
+  m.memoryIntraBytesPerSec = shmMemoryBytesPerSec;
+  m.memoryReduceBytesPerSec = reduceMemoryBytesPerSec;
   m.source = fmt::format("calibration profile {} ({}, {})", origin, machine.empty() ? "unknown machine" : machine,
                          date.empty() ? "undated" : date);
   return m;
@@ -307,10 +360,15 @@ std::string costProfileToJson(const CostProfile& p) {
       {"shm",
        {{"alpha_s", p.shm.alphaSec},
         {"bytes_per_s", p.shm.bytesPerSec},
+        {"cache_bytes", p.cacheBytes},
+        {"memory_bytes_per_s", p.shmMemoryBytesPerSec},
         {"probe", p.shmProbe},
         {"points", pointsJson(p.shmPoints)}}},
       {"reduce",
-       {{"bytes_per_s", p.reduceBytesPerSec}, {"probe", p.reduceProbe}, {"points", pointsJson(p.reducePoints)}}},
+       {{"bytes_per_s", p.reduceBytesPerSec},
+        {"memory_bytes_per_s", p.reduceMemoryBytesPerSec},
+        {"probe", p.reduceProbe},
+        {"points", pointsJson(p.reducePoints)}}},
   };
   return doc.dump(2) + "\n";
 }
@@ -337,10 +395,16 @@ CostProfile costProfileFromJson(std::string_view text, const std::string& origin
   const nlohmann::json& shm = member(doc, "shm", "", origin);
   p.shm = {"shm", positiveNumber(shm, "alpha_s", "shm.", origin, true),
            positiveNumber(shm, "bytes_per_s", "shm.", origin, false)};
+  // The memory regime is optional: 0 or absent means one regime.
+  if (shm.contains("cache_bytes")) p.cacheBytes = positiveNumber(shm, "cache_bytes", "shm.", origin, true);
+  if (shm.contains("memory_bytes_per_s"))
+    p.shmMemoryBytesPerSec = positiveNumber(shm, "memory_bytes_per_s", "shm.", origin, true);
   p.shmProbe = optionalString(shm, "probe");
   p.shmPoints = readPoints(shm, "shm.", origin);
   const nlohmann::json& reduce = member(doc, "reduce", "", origin);
   p.reduceBytesPerSec = positiveNumber(reduce, "bytes_per_s", "reduce.", origin, false);
+  if (reduce.contains("memory_bytes_per_s"))
+    p.reduceMemoryBytesPerSec = positiveNumber(reduce, "memory_bytes_per_s", "reduce.", origin, true);
   p.reduceProbe = optionalString(reduce, "probe");
   p.reducePoints = readPoints(reduce, "reduce.", origin);
   return p;

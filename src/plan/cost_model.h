@@ -38,6 +38,12 @@ struct CostModel {
   // Ranks of one host that share one NIC (GPUs per NIC): the `sharing` of an inter-host message
   // when every rank of the host sends at once without spreading over the host's other NICs.
   int ranksPerNic = 1;
+  // Two regimes of a CPU host: collectives whose buffers (bytes per rank) exceed cacheBytes run
+  // the shared-memory copies and the reduction at memory speed, several times slower than in
+  // cache on the project's machine. 0: one regime. forWorkingSet() applies it.
+  size_t cacheBytes = 0;
+  double memoryIntraBytesPerSec = 0;
+  double memoryReduceBytesPerSec = 0;
   std::string source = "built-in defaults";  // where the numbers came from
 
   // Seconds for one message of `bytes` between two ranks; `tier` is the highest switch tier
@@ -49,6 +55,9 @@ struct CostModel {
   // Loaded once; throws strata::Error (strataInvalidArgument) naming the file when the profile
   // that applies is unreadable or malformed.
   static const CostModel& defaultHost();
+  // This model for a collective over `bytes` per rank: the memory-speed rates when the buffers
+  // exceed cacheBytes, else itself.
+  CostModel forWorkingSet(size_t bytes) const;
 };
 
 // The link classes of one server of a topology (its first host): NVLink when its GPUs have it,
@@ -79,11 +88,24 @@ struct AlphaBetaFit {
   double maxRelativeError = 0;  // of alpha * messages + bytes / bytesPerSec + known vs seconds
 };
 
+// Two regimes: alpha and bandwidth fitted on the points up to splitBytes, and the bandwidth
+// beyond it with the same alpha, at the split that explains the points best (one regime when a
+// split does not halve the worst error).
+struct CacheMemoryFit {
+  AlphaBetaFit cache;            // all points when there is one regime
+  double memoryBytesPerSec = 0;  // 0: one regime
+  double splitBytes = 0;         // the largest `bytes` of the cache regime
+  double maxRelativeError = 0;
+};
+
 // Least squares of seconds - knownSeconds = alpha * messages + bytes / bytesPerSec, on relative
 // errors so that the 8-byte points (which set alpha) weigh as much as the 64 MiB ones (which set
 // the bandwidth). alpha is clamped at 0 (refitting the bandwidth alone). Throws
 // strataInvalidArgument when the points cannot give a positive bandwidth.
 AlphaBetaFit fitAlphaBeta(const std::vector<MeasuredPoint>& points);
+// `points` in increasing `bytes`. forcedSplitBytes > 0 splits there instead of searching (the
+// reduction's points at the split found for the transport's).
+CacheMemoryFit fitCacheAndMemory(const std::vector<MeasuredPoint>& points, double forcedSplitBytes = 0);
 
 // What `strata-bench --calibrate` measured on one machine (docs/cost-model.md has the JSON).
 struct CostProfile {
@@ -92,9 +114,12 @@ struct CostProfile {
   std::string command;    // the command line that measured it
   std::string kernelIsa;  // reduction kernels used ("avx2")
   LinkClass shm{"shm", 0, 0};
+  double cacheBytes = 0;            // collective bytes per rank beyond which the memory rates apply
+  double shmMemoryBytesPerSec = 0;  // 0: one regime
   std::string shmProbe;   // how the shm points were taken and what the fit explains
   std::vector<MeasuredPoint> shmPoints;
   double reduceBytesPerSec = 0;
+  double reduceMemoryBytesPerSec = 0;
   std::string reduceProbe;
   std::vector<MeasuredPoint> reducePoints;
 

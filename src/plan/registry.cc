@@ -6,6 +6,24 @@ namespace strata {
 
 extern const AlgorithmInfo kAllReduceRing;
 extern const AlgorithmInfo kAllReduceOneShot;
+extern const AlgorithmInfo kAllReduceHalvingDoubling;
+extern const AlgorithmInfo kAllReduceRecursiveDoubling;
+extern const AlgorithmInfo kAllReduceDoubleBinaryTree;
+extern const AlgorithmInfo kAllReduceSwing;
+extern const AlgorithmInfo kAllReduceHierRing;
+extern const AlgorithmInfo kAllReduceHierSwing;
+extern const AlgorithmInfo kAllReduceHierHalvingDoubling;
+extern const AlgorithmInfo kAllReduceHierTree;
+extern const AlgorithmInfo kAllReduceRadixHd;
+extern const AlgorithmInfo kAllReduceRadixRd;
+extern const AlgorithmInfo kAllReduceHierRadixHd;
+extern const AlgorithmInfo kAllReduceHierRadixRd;
+extern const AlgorithmInfo kReduceScatterRing;
+extern const AlgorithmInfo kAllGatherRing;
+extern const AlgorithmInfo kBroadcastChain;
+extern const AlgorithmInfo kBroadcastTree;
+extern const AlgorithmInfo kReduceChain;
+extern const AlgorithmInfo kReduceTree;
 
 const char* collectiveName(Collective c) {
   switch (c) {
@@ -23,6 +41,24 @@ const std::vector<const AlgorithmInfo*>& allAlgorithms() {
   static const std::vector<const AlgorithmInfo*> table = {
       &kAllReduceOneShot,
       &kAllReduceRing,
+      &kAllReduceHalvingDoubling,
+      &kAllReduceRecursiveDoubling,
+      &kAllReduceDoubleBinaryTree,
+      &kAllReduceSwing,
+      &kAllReduceHierRing,
+      &kAllReduceHierHalvingDoubling,
+      &kAllReduceHierTree,
+      &kAllReduceRadixHd,
+      &kAllReduceRadixRd,
+      &kAllReduceHierRadixHd,
+      &kAllReduceHierRadixRd,
+      &kAllReduceHierSwing,
+      &kReduceScatterRing,
+      &kAllGatherRing,
+      &kBroadcastChain,
+      &kBroadcastTree,
+      &kReduceChain,
+      &kReduceTree,
   };
   return table;
 }

@@ -1,1 +1,966 @@
-// placeholder
+// The simulator's two modes (docs/simulator.md). Both walk every rank's schedule the way the
+// executor does: for t over chunks + lags, for each phase, for each iteration, the step on chunk
+// (t - lag); receives match the sends of their channel (src, dst) in FIFO order.
+#include "sim/simulator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <queue>
+#include <unordered_map>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+
+namespace strata::sim {
+namespace {
+
+constexpr double kTimeEps = 1e-12;  // events closer than a picosecond are one batch
+
+uint64_t channelKey(int src, int dst) { return (uint64_t(uint32_t(src)) << 32) | uint32_t(dst); }
+
+bool stepReduces(StepKind k) {
+  return k == StepKind::RecvReduceSend || k == StepKind::RecvReduceCopy || k == StepKind::RecvReduceCopySend ||
+         k == StepKind::RecvReduceAll;
+}
+
+// A rank's position in its program: (t, phase, iteration).
+struct Cursor {
+  uint32_t t = 0, p = 0, it = 0;
+};
+
+// Moves the cursor onto the next step that exists at or after it (its chunk in range); false
+// when the program is over.
+bool settle(const Schedule& s, Cursor& c) {
+  const size_t chunks = s.chunksPerBlock();
+  const uint64_t tEnd = chunks == 0 ? 0 : chunks + s.maxChunkLag();
+  while (c.t < tEnd) {
+    if (c.p >= s.phases.size()) {
+      ++c.t;
+      c.p = 0;
+      c.it = 0;
+      continue;
+    }
+    const Phase& ph = s.phases[c.p];
+    const int64_t chunk = int64_t(c.t) - int64_t(ph.chunkLag);
+    if (c.it >= ph.iterations || chunk < 0 || chunk >= int64_t(chunks)) {
+      ++c.p;
+      c.it = 0;
+      continue;
+    }
+    return true;
+  }
+  return false;
+}
+
+size_t chunkOf(const Schedule& s, const Cursor& c) { return c.t - s.phases[c.p].chunkLag; }
+
+size_t messageBytes(const Schedule& s, const StepInstance& inst, size_t chunk) {
+  return s.rangeChunkElems(inst.blockFirst, inst.blockCount, chunk) * s.elemBytes;
+}
+
+// The peers a step receives from (RecvReduceAll: every member but the rank itself).
+void recvPeers(const Schedule& s, const Cursor& c, std::vector<int>* peers, std::vector<size_t>* bytes) {
+  peers->clear();
+  bytes->clear();
+  const Phase& ph = s.phases[c.p];
+  const size_t chunk = chunkOf(s, c);
+  if (ph.kind == StepKind::RecvReduceAll) {
+    for (uint32_t it = 0; it < ph.iterations; ++it) {
+      const StepInstance inst = s.step(ph, it);
+      if (inst.recvPeer < 0 || inst.recvPeer == s.rank) continue;
+      peers->push_back(inst.recvPeer);
+      bytes->push_back(messageBytes(s, inst, chunk));
+    }
+  } else if (stepReceives(ph.kind)) {
+    const StepInstance inst = s.step(ph, c.it);
+    STRATA_CHECK(inst.recvPeer >= 0 && inst.recvPeer < s.nranks, strataInternalError,
+                 "{} rank {}: phase {} iteration {} receives from rank {}", s.algorithm, s.rank, c.p, c.it,
+                 inst.recvPeer);
+    peers->push_back(inst.recvPeer);
+    bytes->push_back(messageBytes(s, inst, chunk));
+  }
+}
+
+// Bytes of output the step reduces.
+double reduceBytes(StepKind kind, const std::vector<size_t>& bytes) {
+  if (!stepReduces(kind) || bytes.empty()) return 0;
+  double sum = 0;
+  for (size_t b : bytes) sum += double(b);
+  return sum;  // RecvReduceAll: one op per received input (n inputs, n - 1 ops)
+}
+
+// Progressive filling on a problem given in local indices: flows' links in CSR form.
+struct FillProblem {
+  std::vector<double> capacity;        // per local link
+  std::vector<uint32_t> flowStart{0};  // flow f's links: links[flowStart[f] .. flowStart[f+1])
+  std::vector<uint32_t> links;
+  void addFlow(const uint32_t* l, size_t n) {
+    links.insert(links.end(), l, l + n);
+    flowStart.push_back(uint32_t(links.size()));
+  }
+  size_t flows() const { return flowStart.size() - 1; }
+};
+
+std::vector<double> fill(const FillProblem& p) {
+  const size_t nl = p.capacity.size(), nf = p.flows();
+  std::vector<uint32_t> count(nl, 0);
+  for (uint32_t l : p.links) ++count[l];
+  std::vector<uint32_t> start(nl + 1, 0);
+  for (size_t l = 0; l < nl; ++l) start[l + 1] = start[l] + count[l];
+  std::vector<uint32_t> onLink(p.links.size()), pos(start.begin(), start.end() - 1);
+  for (size_t f = 0; f < nf; ++f)
+    for (uint32_t i = p.flowStart[f]; i < p.flowStart[f + 1]; ++i) onLink[pos[p.links[i]]++] = uint32_t(f);
+  std::vector<double> remaining = p.capacity, share(nl, 0), rate(nf, 0);
+  using Item = std::pair<double, uint32_t>;
+  std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
+  for (size_t l = 0; l < nl; ++l)
+    if (count[l] > 0) heap.push({share[l] = remaining[l] / count[l], uint32_t(l)});
+  std::vector<char> frozen(nf, 0);
+  while (!heap.empty()) {
+    const auto [s, l] = heap.top();
+    heap.pop();
+    if (count[l] == 0 || s != share[l]) continue;  // stale
+    for (uint32_t i = start[l]; i < start[l + 1]; ++i) {
+      const uint32_t f = onLink[i];
+      if (frozen[f]) continue;
+      frozen[f] = 1;
+      rate[f] = s;
+      for (uint32_t j = p.flowStart[f]; j < p.flowStart[f + 1]; ++j) {
+        const uint32_t l2 = p.links[j];
+        remaining[l2] = std::max(0.0, remaining[l2] - s);
+        --count[l2];
+        if (l2 != l && count[l2] > 0) heap.push({share[l2] = remaining[l2] / count[l2], l2});
+      }
+    }
+  }
+  return rate;
+}
+
+std::vector<Schedule> buildAll(const FabricGraph& graph, const PlanRequest& base, const AlgorithmInfo& algo) {
+  STRATA_CHECK(base.nranks == graph.ranks(), strataInvalidArgument, "request for {} ranks on a graph of {}",
+               base.nranks, graph.ranks());
+  std::vector<Schedule> all;
+  all.reserve(size_t(base.nranks));
+  PlanRequest req = base;
+  for (int r = 0; r < base.nranks; ++r) {
+    req.rank = r;
+    all.push_back(algo.build(req));
+  }
+  return all;
+}
+
+struct Accounting {
+  std::vector<TrafficLevel> traffic;
+  uint64_t messages = 0, steps = 0;
+  explicit Accounting(const FabricGraph& g) {
+    for (const std::string& name : g.trafficLevels()) traffic.push_back({name, 0});
+  }
+  void add(int level, double bytes, uint64_t count = 1) {
+    messages += count;
+    if (level == 0) {
+      traffic[0].bytes += bytes;
+      return;
+    }
+    for (int l = 1; l <= level && size_t(l) < traffic.size(); ++l) traffic[size_t(l)].bytes += bytes;
+  }
+};
+
+// ---- Full mode ---------------------------------------------------------------------------------
+
+class FullSim {
+ public:
+  FullSim(const FabricGraph& g, std::vector<Schedule> sched, const SimOptions& o)
+      : g_(g), opt_(o), sched_(std::move(sched)), acct_(g) {
+    reduceRate_ = o.reduceBytesPerSec > 0 ? o.reduceBytesPerSec : g.reduceBytesPerSec;
+    procs_.resize(sched_.size());
+    linkFlows_.resize(g.linkCount());
+    linkStamp_.assign(g.linkCount(), 0);
+    linkLocal_.assign(g.linkCount(), 0);
+  }
+
+  double run() {
+    for (size_t r = 0; r < sched_.size(); ++r) runnable_.push_back(int(r));
+    double now = 0;
+    for (;;) {
+      while (!runnable_.empty()) {
+        const int r = runnable_.back();
+        runnable_.pop_back();
+        runRank(r, now);
+      }
+      recompute(now);
+      if (events_.empty()) break;
+      now = events_.top().time;
+      while (!events_.empty() && events_.top().time <= now + kTimeEps) {
+        const Event e = events_.top();
+        events_.pop();
+        handle(e, now);
+      }
+    }
+    double end = 0;
+    for (size_t r = 0; r < procs_.size(); ++r) {
+      STRATA_CHECK(procs_[r].done, strataInternalError,
+                   "simulation of '{}' stalled: rank {} waits at t {} phase {} iteration {}", sched_[r].algorithm,
+                   r, procs_[r].cur.t, procs_[r].cur.p, procs_[r].cur.it);
+      end = std::max(end, procs_[r].finishedAt);
+    }
+    return end;
+  }
+
+  Accounting& accounting() { return acct_; }
+
+ private:
+  struct Proc {
+    Cursor cur;
+    bool done = false, recvDone = false, timer = false;
+    double reachedAt = 0, finishedAt = 0;
+  };
+  struct Msg {
+    double firstByte, arrival;
+  };
+  struct Chan {
+    int src, dst;
+    Route route;
+    std::deque<size_t> queued;  // sends waiting for the wire
+    bool busy = false;
+    std::deque<Msg> transit, arrived;
+    int waiter = -1;
+  };
+  struct Flow {
+    uint32_t chan = 0, version = 0;
+    double remaining = 0, rate = 0, last = 0, start = 0;
+    bool active = false;
+  };
+  enum EventKind : uint32_t { kFlowDone, kArrive, kWake };
+  struct Event {
+    double time;
+    uint32_t kind, id, version;
+    bool operator>(const Event& o) const { return time > o.time; }
+  };
+
+  uint32_t channel(int src, int dst) {
+    auto [it, fresh] = chanIndex_.try_emplace(channelKey(src, dst), uint32_t(chans_.size()));
+    if (fresh) {
+      Chan c;
+      c.src = src;
+      c.dst = dst;
+      c.route = g_.route(src, dst, opt_.routing, opt_.ecmpSeed);
+      chans_.push_back(std::move(c));
+    }
+    return it->second;
+  }
+
+  void push(double time, uint32_t kind, uint32_t id, uint32_t version = 0) {
+    events_.push({time, kind, id, version});
+  }
+
+  void handle(const Event& e, double now) {
+    if (e.kind == kFlowDone) {
+      Flow& f = flows_[e.id];
+      if (!f.active || f.version != e.version) return;
+      finishFlow(e.id, now);
+    } else if (e.kind == kArrive) {
+      Chan& c = chans_[e.id];
+      c.arrived.push_back(c.transit.front());
+      c.transit.pop_front();
+      if (c.waiter >= 0) runnable_.push_back(std::exchange(c.waiter, -1));
+    } else {
+      procs_[e.id].timer = false;
+      runnable_.push_back(int(e.id));
+    }
+  }
+
+  void startWire(uint32_t ci, double now) {
+    Chan& c = chans_[ci];
+    while (!c.busy && !c.queued.empty()) {
+      const size_t bytes = c.queued.front();
+      c.queued.pop_front();
+      if (bytes == 0 || c.route.count == 0) {  // nothing to carry: latency only
+        c.transit.push_back({now + c.route.latencySec, now + c.route.latencySec});
+        push(now + c.route.latencySec, kArrive, ci);
+        continue;
+      }
+      uint32_t id;
+      if (!freeFlows_.empty()) {
+        id = freeFlows_.back();
+        freeFlows_.pop_back();
+      } else {
+        id = uint32_t(flows_.size());
+        flows_.emplace_back();
+      }
+      Flow& f = flows_[id];
+      f.chan = ci;
+      f.remaining = double(bytes);
+      f.rate = 0;
+      f.last = f.start = now;
+      f.active = true;
+      ++f.version;
+      for (uint8_t i = 0; i < c.route.count; ++i) {
+        linkFlows_[c.route.links[i]].push_back(id);
+        dirty_.push_back(c.route.links[i]);
+      }
+      c.busy = true;
+    }
+  }
+
+  void finishFlow(uint32_t id, double now) {
+    Flow& f = flows_[id];
+    f.active = false;
+    Chan& c = chans_[f.chan];
+    for (uint8_t i = 0; i < c.route.count; ++i) {
+      auto& v = linkFlows_[c.route.links[i]];
+      auto pos = std::find(v.begin(), v.end(), id);
+      *pos = v.back();
+      v.pop_back();
+      dirty_.push_back(c.route.links[i]);
+    }
+    freeFlows_.push_back(id);
+    c.transit.push_back({f.start + c.route.latencySec, now + c.route.latencySec});
+    push(now + c.route.latencySec, kArrive, f.chan);
+    c.busy = false;
+    startWire(f.chan, now);
+  }
+
+  // Max-min rates of the flows connected (through shared links) to the links that changed.
+  void recompute(double now) {
+    if (dirty_.empty()) return;
+    ++stamp_;
+    std::vector<uint32_t> stack, compLinks, compFlows;
+    for (uint32_t l : dirty_)
+      if (linkStamp_[l] != stamp_) {
+        linkStamp_[l] = stamp_;
+        stack.push_back(l);
+      }
+    dirty_.clear();
+    flowStamp_.resize(flows_.size(), 0);
+    while (!stack.empty()) {
+      const uint32_t l = stack.back();
+      stack.pop_back();
+      linkLocal_[l] = uint32_t(compLinks.size());
+      compLinks.push_back(l);
+      for (uint32_t fid : linkFlows_[l]) {
+        if (flowStamp_[fid] == stamp_) continue;
+        flowStamp_[fid] = stamp_;
+        compFlows.push_back(fid);
+        const Route& r = chans_[flows_[fid].chan].route;
+        for (uint8_t i = 0; i < r.count; ++i)
+          if (linkStamp_[r.links[i]] != stamp_) {
+            linkStamp_[r.links[i]] = stamp_;
+            stack.push_back(r.links[i]);
+          }
+      }
+    }
+    if (compFlows.empty()) return;
+    FillProblem p;
+    p.capacity.resize(compLinks.size());
+    for (size_t i = 0; i < compLinks.size(); ++i) p.capacity[i] = g_.capacity(compLinks[i]);
+    uint32_t local[Route::kMaxLinks];
+    for (uint32_t fid : compFlows) {
+      const Route& r = chans_[flows_[fid].chan].route;
+      for (uint8_t i = 0; i < r.count; ++i) local[i] = linkLocal_[r.links[i]];
+      p.addFlow(local, r.count);
+    }
+    const std::vector<double> rates = fill(p);
+    for (size_t i = 0; i < compFlows.size(); ++i) {
+      Flow& f = flows_[compFlows[i]];
+      if (rates[i] == f.rate) continue;
+      f.remaining = std::max(0.0, f.remaining - f.rate * (now - f.last));
+      f.last = now;
+      f.rate = rates[i];
+      ++f.version;
+      push(now + f.remaining / f.rate, kFlowDone, compFlows[i], f.version);
+    }
+  }
+
+  void runRank(int r, double now) {
+    Proc& P = procs_[size_t(r)];
+    const Schedule& s = sched_[size_t(r)];
+    if (P.done || P.timer) return;
+    while (settle(s, P.cur)) {
+      const Phase& ph = s.phases[P.cur.p];
+      if (!P.recvDone) {
+        ++acct_.steps;
+        recvPeers(s, P.cur, &peers_, &bytes_);
+        double lastArrival = P.reachedAt, firstByte = now;
+        for (int peer : peers_) {
+          Chan& c = chans_[channel(peer, r)];
+          if (c.arrived.empty()) {
+            c.waiter = r;
+            --acct_.steps;
+            return;
+          }
+        }
+        for (int peer : peers_) {
+          Chan& c = chans_[channel(peer, r)];
+          lastArrival = std::max(lastArrival, c.arrived.front().arrival);
+          firstByte = std::min(firstByte, c.arrived.front().firstByte);
+          c.arrived.pop_front();
+        }
+        const double red = reduceBytes(ph.kind, bytes_) / reduceRate_;
+        double done = std::max(P.reachedAt, lastArrival);
+        if (red > 0)
+          done = g_.streamingReduce && ph.kind != StepKind::RecvReduceAll
+                     ? std::max(lastArrival, std::max(P.reachedAt, firstByte) + red)
+                     : done + red;
+        P.recvDone = true;
+        if (done > now + kTimeEps) {
+          P.timer = true;
+          push(done, kWake, uint32_t(r));
+          return;
+        }
+      }
+      if (stepSends(ph.kind)) {
+        const StepInstance inst = s.step(ph, P.cur.it);
+        STRATA_CHECK(inst.sendPeer >= 0 && inst.sendPeer < s.nranks && inst.sendPeer != r, strataInternalError,
+                     "{} rank {}: phase {} iteration {} sends to rank {}", s.algorithm, r, P.cur.p, P.cur.it,
+                     inst.sendPeer);
+        const size_t bytes = messageBytes(s, inst, chunkOf(s, P.cur));
+        const uint32_t ci = channel(r, inst.sendPeer);
+        acct_.add(chans_[ci].route.level, double(bytes));
+        chans_[ci].queued.push_back(bytes);
+        startWire(ci, now);
+      }
+      if (ph.kind == StepKind::RecvReduceAll) {
+        ++P.cur.p;
+        P.cur.it = 0;
+      } else {
+        ++P.cur.it;
+      }
+      P.recvDone = false;
+      P.reachedAt = now;
+    }
+    P.done = true;
+    P.finishedAt = std::max(P.reachedAt, now);
+  }
+
+  const FabricGraph& g_;
+  SimOptions opt_;
+  std::vector<Schedule> sched_;
+  Accounting acct_;
+  double reduceRate_ = 1e12;
+  std::vector<Proc> procs_;
+  std::vector<int> runnable_;
+  std::unordered_map<uint64_t, uint32_t> chanIndex_;
+  std::vector<Chan> chans_;
+  std::vector<Flow> flows_;
+  std::vector<uint32_t> freeFlows_;
+  std::vector<std::vector<uint32_t>> linkFlows_;
+  std::vector<uint32_t> dirty_, linkStamp_, linkLocal_, flowStamp_;
+  uint32_t stamp_ = 0;
+  std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
+  std::vector<int> peers_;
+  std::vector<size_t> bytes_;
+};
+
+// ---- Fast mode ---------------------------------------------------------------------------------
+
+class FastSim {
+ public:
+  FastSim(const FabricGraph& g, std::vector<Schedule> sched, const SimOptions& o)
+      : g_(g), opt_(o), sched_(std::move(sched)), acct_(g) {
+    reduceRate_ = o.reduceBytesPerSec > 0 ? o.reduceBytesPerSec : g.reduceBytesPerSec;
+    n_ = int(sched_.size());
+    procs_.resize(sched_.size());
+    analysePhases();
+    analyseChunks();
+  }
+
+  double run() {
+    std::vector<int> work(static_cast<size_t>(n_));
+    for (int r = 0; r < n_; ++r) work[size_t(r)] = n_ - 1 - r;
+    for (;;) {
+      while (!work.empty()) {
+        const int r = work.back();
+        work.pop_back();
+        runRank(r, work);
+      }
+      if (atCut_.empty()) break;
+      releaseCut(work);
+    }
+    double end = 0;
+    for (int r = 0; r < n_; ++r) {
+      const Proc& P = procs_[size_t(r)];
+      STRATA_CHECK(P.done, strataInternalError, "simulation of '{}' stalled: rank {} waits at t {} phase {} iteration {}",
+                   sched_[size_t(r)].algorithm, r, P.cur.t, P.cur.p, P.cur.it);
+      end = std::max(end, P.clock);
+    }
+    return end;
+  }
+
+  Accounting& accounting() { return acct_; }
+  uint64_t patterns() const { return solved_; }
+  uint64_t skippedChunkSteps() const { return skippedT_; }
+  uint32_t collapsedPhases() const {
+    uint32_t c = 0;
+    for (const PhaseInfo& i : info_) c += i.collapse;
+    return c;
+  }
+
+ private:
+  struct Proc {
+    Cursor cur;
+    double clock = 0;
+    double clockBeforeLastWarmup = 0;  // when it started the last warm-up t
+    bool done = false;
+    uint8_t epoch = 0;  // 1 once past the skipped stretch of t
+    bool sawLastWarmup = false;
+  };
+  struct Msg {
+    double firstByte, arrival;
+    uint8_t epoch;
+  };
+  struct Chan {
+    double freeAt = 0;
+    uint8_t freeEpoch = 0;
+    std::vector<Msg> q;
+    uint32_t head = 0;
+    int waiter = -1;
+  };
+  struct PhaseInfo {
+    bool invariant = false;  // every rank's peers are the same in every iteration
+    bool collapse = false;
+    uint32_t iterations = 0;
+  };
+  struct PatternEntry {
+    float rate = 0;  // bytes/s of this rank's send
+    float latency = 0;
+    int8_t level = 0;
+  };
+  using Pattern = std::unordered_map<uint64_t, PatternEntry>;  // by channel
+
+  static bool peersInvariant(const Schedule& s, const Phase& ph) {
+    if (ph.table >= 0) return ph.iterations <= 1;
+    const int64_t size = s.groups[ph.group].size;
+    return (!stepSends(ph.kind) || ph.sendPeer.iterCoef % size == 0) &&
+           (!stepReceives(ph.kind) || ph.recvPeer.iterCoef % size == 0);
+  }
+
+  // Which phases may be collapsed: the same ring-like phase on every rank (one send and one
+  // receive per iteration, peers fixed over iterations, sends a permutation whose inverse the
+  // receives are), long enough to be worth it.
+  void analysePhases() {
+    size_t maxPhases = 0;
+    for (const Schedule& s : sched_) maxPhases = std::max(maxPhases, s.phases.size());
+    info_.resize(maxPhases);
+    for (size_t p = 0; p < maxPhases; ++p) {
+      PhaseInfo& in = info_[p];
+      in.invariant = true;
+      bool ringLike = opt_.collapse && opt_.keptIterations >= 2;
+      const Schedule& s0 = sched_[0];
+      if (p >= s0.phases.size()) ringLike = false;
+      const StepKind kind = p < s0.phases.size() ? s0.phases[p].kind : StepKind::Send;
+      in.iterations = p < s0.phases.size() ? s0.phases[p].iterations : 0;
+      for (const Schedule& s : sched_) {
+        if (p >= s.phases.size()) {
+          ringLike = false;
+          continue;
+        }
+        const Phase& ph = s.phases[p];
+        if (!peersInvariant(s, ph)) in.invariant = false;
+        if (ph.kind != kind || ph.iterations != in.iterations || ph.table >= 0 || ph.kind == StepKind::RecvReduceAll ||
+            !stepSends(ph.kind) || !stepReceives(ph.kind))
+          ringLike = false;
+      }
+      ringLike = ringLike && in.invariant && in.iterations > opt_.keptIterations + 1;
+      if (ringLike) {
+        for (int r = 0; r < n_ && ringLike; ++r) {
+          const Schedule& s = sched_[size_t(r)];
+          const StepInstance a = s.step(s.phases[p], 0);
+          if (a.sendPeer < 0 || a.sendPeer >= n_ || a.sendPeer == r) {
+            ringLike = false;
+            break;
+          }
+          const Schedule& q = sched_[size_t(a.sendPeer)];
+          if (q.step(q.phases[p], 0).recvPeer != r) ringLike = false;
+        }
+      }
+      in.collapse = ringLike;
+    }
+  }
+
+  // Which sends run at the same time as a send of rank r in phase p, iteration it (the key of
+  // its pattern): the sends of that phase and iteration on all ranks, except that a phase that
+  // only sends (no receive to wait for) issues all its iterations at once. Sends of other
+  // phases that overlap these in time (a pipelined tree's climb and descent) are not in it:
+  // docs/simulator.md, "What fast mode neglects".
+  uint64_t patternKey(const Schedule& s, uint32_t p, uint32_t it) const {
+    const Phase& ph = s.phases[p];
+    if (!stepReceives(ph.kind)) return (uint64_t(p) << 32) | 0xfffffffeu;
+    return (uint64_t(p) << 32) | (info_[p].invariant ? 0xffffffffu : it);
+  }
+
+  // The chunk loop: when every rank runs the same t range and it is long, the middle of the
+  // pipeline repeats itself. Ranks run t < warmup_ explicitly (fill plus steady periods), wait
+  // at the cut, and continue at tEnd - drain_; the skipped t advance every clock by the largest
+  // per-t period any rank showed in its last warm-up t. Messages and channels carry the epoch
+  // (before or after the cut) of the time they hold, so a message sent before the cut and
+  // received after it is shifted too.
+  void analyseChunks() {
+    if (!opt_.collapse) return;
+    const uint64_t tEnd = sched_[0].chunksPerBlock() + sched_[0].maxChunkLag();
+    for (const Schedule& s : sched_)
+      if (s.chunksPerBlock() == 0 || s.chunksPerBlock() + s.maxChunkLag() != tEnd) return;
+    const uint32_t lag = sched_[0].maxChunkLag();
+    warmup_ = lag + 3;
+    drain_ = lag + 2;
+    if (tEnd < uint64_t(warmup_) + drain_ + 2) return;
+    tEnd_ = uint32_t(tEnd);
+    skippedT_ = tEnd_ - warmup_ - drain_;
+  }
+
+  void releaseCut(std::vector<int>& work) {
+    bool allThere = true;
+    for (const Proc& P : procs_) allThere = allThere && (P.done || P.cur.t >= warmup_);
+    double period = 0;
+    for (int r : atCut_) {
+      const Proc& P = procs_[size_t(r)];
+      period = std::max(period, P.clock - P.clockBeforeLastWarmup);
+    }
+    // A rank still waiting before the cut needs a message from after it: no skipping then.
+    const uint32_t skipped = allThere ? skippedT_ : 0;
+    shift_ = double(skipped) * period;
+    for (int r : atCut_) {
+      Proc& P = procs_[size_t(r)];
+      P.epoch = 1;
+      P.clock += shift_;
+      if (skipped > 0) P.cur = Cursor{tEnd_ - drain_, 0, 0};
+      work.push_back(r);
+    }
+    for (size_t l = 0; l < acct_.traffic.size(); ++l)
+      acct_.traffic[l].bytes += double(skipped) * steadyTraffic_[l];
+    acct_.messages += skipped * steadyMessages_;
+    skippedT_ = skipped;
+    warmup_ = UINT32_MAX;  // no second cut
+    atCut_.clear();
+  }
+
+  const Pattern& pattern(uint64_t key) {
+    auto found = patterns_.find(key);
+    if (found != patterns_.end()) return *found->second;
+    // The channels of this pattern on every rank, each once (a channel's messages take turns).
+    std::vector<uint64_t> sends;
+    auto addSends = [&](int r, const Schedule& s, uint32_t p, uint32_t first, uint32_t last) {
+      const Phase& ph = s.phases[p];
+      if (!stepSends(ph.kind)) return;
+      last = std::min(last, ph.iterations);
+      for (uint32_t i = first; i < last; ++i) {
+        const int peer = s.step(ph, i).sendPeer;
+        if (peer >= 0 && peer != r) sends.push_back(channelKey(r, peer));
+      }
+    };
+    const uint32_t kp = uint32_t(key >> 32), kit = uint32_t(key);
+    for (int r = 0; r < n_; ++r) {
+      const Schedule& s = sched_[size_t(r)];
+      if (kp < s.phases.size()) {
+        if (kit == 0xfffffffeu) addSends(r, s, kp, 0, UINT32_MAX);
+        else if (kit == 0xffffffffu) addSends(r, s, kp, 0, 1);
+        else addSends(r, s, kp, kit, kit + 1);
+      }
+    }
+    std::sort(sends.begin(), sends.end());
+    sends.erase(std::unique(sends.begin(), sends.end()), sends.end());
+    uint64_t signature = 0x12345;
+    for (uint64_t c : sends) signature = (signature ^ c) * 0x100000001b3ull;
+    auto same = bySignature_.find(signature);
+    if (same != bySignature_.end()) return *(patterns_[key] = same->second);
+    ++solved_;
+    auto pat = std::make_shared<Pattern>();
+    pat->reserve(sends.size());
+    FillProblem prob;
+    std::unordered_map<uint32_t, uint32_t> local;
+    local.reserve(sends.size() * 4);
+    std::vector<Route> routes;
+    routes.reserve(sends.size());
+    uint32_t ids[Route::kMaxLinks];
+    for (uint64_t c : sends) {
+      routes.push_back(g_.route(int64_t(c >> 32), int64_t(uint32_t(c)), opt_.routing, opt_.ecmpSeed));
+      const Route& rt = routes.back();
+      for (uint8_t i = 0; i < rt.count; ++i) {
+        auto [pos, fresh] = local.try_emplace(rt.links[i], uint32_t(prob.capacity.size()));
+        if (fresh) prob.capacity.push_back(g_.capacity(rt.links[i]));
+        ids[i] = pos->second;
+      }
+      prob.addFlow(ids, rt.count);
+    }
+    const std::vector<double> rates = fill(prob);
+    for (size_t i = 0; i < sends.size(); ++i)
+      (*pat)[sends[i]] = {float(rates[i]), float(routes[i].latencySec), routes[i].level};
+    bySignature_[signature] = pat;
+    patterns_[key] = pat;
+    return *pat;
+  }
+
+  const PatternEntry& rateOf(int r, uint32_t p, uint32_t it, int peer) {
+    const Schedule& s = sched_[size_t(r)];
+    const Pattern& pat = pattern(patternKey(s, p, it));
+    auto e = pat.find(channelKey(r, peer));
+    STRATA_CHECK(e != pat.end(), strataInternalError, "rank {} phase {} iteration {}: no pattern entry for its send to {}",
+                 r, p, it, peer);
+    return e->second;
+  }
+
+  double reduceEffective(StepKind kind, double bytes, double wire) const {
+    if (!stepReduces(kind)) return 0;
+    const double red = bytes / reduceRate_;
+    return g_.streamingReduce ? std::max(0.0, red - wire) : red;
+  }
+
+  // Seconds each rank's clock advances per skipped iteration of phase p on this chunk: the mean
+  // of its dependency cycle (send + latency + reduce at the receiver, around the permutation) or
+  // the slowest channel or reduction on that cycle, whichever is larger (max-plus eigenvalue).
+  const std::vector<float>& period(uint32_t p, size_t chunk) {
+    const uint64_t key = (uint64_t(p) << 32) | chunk;
+    auto found = periods_.find(key);
+    if (found != periods_.end()) return found->second;
+    std::vector<float>& out = periods_[key];
+    out.assign(size_t(n_), 0);
+    const uint32_t typical = opt_.keptIterations - 2;
+    std::vector<char> seen(size_t(n_), 0);
+    std::vector<int> cycle;
+    for (int start = 0; start < n_; ++start) {
+      if (seen[size_t(start)]) continue;
+      cycle.clear();
+      double sum = 0, slowest = 0;
+      for (int r = start; !seen[size_t(r)];) {
+        seen[size_t(r)] = 1;
+        cycle.push_back(r);
+        const Schedule& s = sched_[size_t(r)];
+        const StepInstance inst = s.step(s.phases[p], typical);
+        const double bytes = double(messageBytes(s, inst, chunk));
+        const PatternEntry& e = rateOf(r, p, typical, inst.sendPeer);
+        const double wire = bytes / e.rate;
+        const double red = stepReduces(s.phases[p].kind) ? bytes / reduceRate_ : 0;
+        sum += wire + e.latency + reduceEffective(s.phases[p].kind, bytes, wire);
+        slowest = std::max({slowest, wire, red});
+        r = inst.sendPeer;
+      }
+      const float lambda = float(std::max(sum / double(cycle.size()), slowest));
+      for (int r : cycle) out[size_t(r)] = lambda;
+    }
+    return out;
+  }
+
+  Chan& chan(int src, int dst) { return chans_[channelKey(src, dst)]; }
+
+  // Traffic of the last warm-up t, which every skipped t repeats.
+  void addSteady(int level, double bytes, uint64_t count) {
+    steadyMessages_ += count;
+    if (level == 0) {
+      steadyTraffic_[0] += bytes;
+      return;
+    }
+    for (int l = 1; l <= level && size_t(l) < steadyTraffic_.size(); ++l) steadyTraffic_[size_t(l)] += bytes;
+  }
+
+  void runRank(int r, std::vector<int>& work) {
+    Proc& P = procs_[size_t(r)];
+    const Schedule& s = sched_[size_t(r)];
+    while (settle(s, P.cur)) {
+      if (P.epoch == 0 && warmup_ != UINT32_MAX) {
+        if (P.cur.t + 1 >= warmup_ && !P.sawLastWarmup) {
+          P.sawLastWarmup = true;
+          P.clockBeforeLastWarmup = P.clock;
+        }
+        if (P.cur.t >= warmup_) {
+          atCut_.push_back(r);
+          return;
+        }
+      }
+      const Phase& ph = s.phases[P.cur.p];
+      const PhaseInfo& in = info_[P.cur.p];
+      const size_t chunk = chunkOf(s, P.cur);
+      recvPeers(s, P.cur, &peers_, &bytes_);
+      for (int peer : peers_) {
+        Chan& c = chan(peer, r);
+        if (c.head >= c.q.size()) {
+          c.waiter = r;
+          return;
+        }
+      }
+      ++acct_.steps;
+      if (!peers_.empty()) {
+        double lastArrival = P.clock, firstByte = 1e300;
+        for (int peer : peers_) {
+          Chan& c = chan(peer, r);
+          const double late = double(P.epoch - c.q[c.head].epoch) * shift_;
+          lastArrival = std::max(lastArrival, c.q[c.head].arrival + late);
+          firstByte = std::min(firstByte, c.q[c.head].firstByte + late);
+          if (++c.head == c.q.size()) {
+            c.q.clear();
+            c.head = 0;
+          }
+        }
+        const double red = reduceBytes(ph.kind, bytes_) / reduceRate_;
+        double done = lastArrival;
+        if (red > 0)
+          done = g_.streamingReduce && ph.kind != StepKind::RecvReduceAll
+                     ? std::max(lastArrival, std::max(P.clock, firstByte) + red)
+                     : lastArrival + red;
+        P.clock = done;
+      }
+      const bool skipAfter = in.collapse && P.cur.it == opt_.keptIterations - 2;
+      if (stepSends(ph.kind)) {
+        const StepInstance inst = s.step(ph, P.cur.it);
+        STRATA_CHECK(inst.sendPeer >= 0 && inst.sendPeer < n_ && inst.sendPeer != r, strataInternalError,
+                     "{} rank {}: phase {} iteration {} sends to rank {}", s.algorithm, r, P.cur.p, P.cur.it,
+                     inst.sendPeer);
+        const double bytes = double(messageBytes(s, inst, chunk));
+        const PatternEntry& e = rateOf(r, P.cur.p, P.cur.it, inst.sendPeer);
+        const double wire = bytes > 0 ? bytes / e.rate : 0;
+        Chan& c = chan(r, inst.sendPeer);
+        const double finish = std::max(P.clock, c.freeAt + double(P.epoch - c.freeEpoch) * shift_) + wire;
+        c.freeAt = finish;
+        c.freeEpoch = P.epoch;
+        Msg m{finish - wire + e.latency, finish + e.latency, P.epoch};
+        acct_.add(e.level, bytes);
+        if (P.epoch == 0 && P.cur.t + 1 == warmup_) {
+          addSteady(e.level, bytes, 1);
+        }
+        if (skipAfter) {
+          // Skip iterations keptIterations-1 .. iterations-2: everything this rank does from
+          // here on, and the message it just sent, happens that many periods later.
+          const uint32_t skipped = in.iterations - opt_.keptIterations;
+          const double shift = double(skipped) * period(P.cur.p, chunk)[size_t(r)];
+          m.firstByte += shift;
+          m.arrival += shift;
+          c.freeAt += shift;
+          P.clock += shift;
+          acct_.add(e.level, bytes * skipped, skipped);
+          if (P.epoch == 0 && P.cur.t + 1 == warmup_) addSteady(e.level, bytes * skipped, skipped);
+        }
+        c.q.push_back(m);
+        if (c.waiter >= 0) work.push_back(std::exchange(c.waiter, -1));
+      }
+      if (ph.kind == StepKind::RecvReduceAll) {
+        ++P.cur.p;
+        P.cur.it = 0;
+      } else {
+        P.cur.it = skipAfter ? in.iterations - 1 : P.cur.it + 1;
+      }
+    }
+    P.done = true;
+  }
+
+  const FabricGraph& g_;
+  SimOptions opt_;
+  std::vector<Schedule> sched_;
+  Accounting acct_;
+  double reduceRate_ = 1e12;
+  int n_ = 0;
+  std::vector<Proc> procs_;
+  std::vector<PhaseInfo> info_;
+  std::unordered_map<uint64_t, std::shared_ptr<Pattern>> patterns_, bySignature_;
+  std::unordered_map<uint64_t, std::vector<float>> periods_;
+  std::unordered_map<uint64_t, Chan> chans_;
+  uint64_t solved_ = 0;
+  uint32_t warmup_ = UINT32_MAX, drain_ = 0, tEnd_ = 0, skippedT_ = 0;
+  double shift_ = 0;
+  std::vector<int> atCut_;
+  std::vector<double> steadyTraffic_ = std::vector<double>(8, 0);
+  uint64_t steadyMessages_ = 0;
+  std::vector<int> peers_;
+  std::vector<size_t> bytes_;
+};
+
+}  // namespace
+
+const char* modeName(Mode m) { return m == Mode::Full ? "full" : "fast"; }
+
+double SimResult::busBandwidth(size_t bytes, int nranks) const {
+  if (seconds <= 0 || nranks < 2) return 0;
+  return 2.0 * (nranks - 1) / nranks * double(bytes) / seconds;
+}
+
+std::string SimResult::describe() const {
+  std::string s = fmt::format("{:.6g} s simulated, {} messages, {} steps walked, {:.3f} s wall, {:.1f} MiB peak RSS",
+                              seconds, messages, simulatedSteps, wallSeconds, double(peakRssBytes) / (1 << 20));
+  for (const TrafficLevel& t : traffic) s += fmt::format("; {} {:.4g} GB", t.name, t.bytes / 1e9);
+  return s;
+}
+
+size_t peakRssBytes() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  size_t kib = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::strncmp(line, "VmHWM:", 6) == 0) kib = std::strtoull(line + 6, nullptr, 10);
+  std::fclose(f);
+  return kib * 1024;
+}
+
+std::vector<double> maxMinRates(const std::vector<double>& capacity, const std::vector<std::vector<uint32_t>>& flows) {
+  FillProblem p;
+  p.capacity = capacity;
+  for (const auto& f : flows) {
+    for (uint32_t l : f)
+      STRATA_CHECK(l < capacity.size(), strataInvalidArgument, "flow crosses link {} of {}", l, capacity.size());
+    p.addFlow(f.data(), f.size());
+  }
+  return fill(p);
+}
+
+std::vector<double> steadyRates(const FabricGraph& graph, const std::vector<std::pair<int64_t, int64_t>>& flows,
+                                Routing routing, uint64_t ecmpSeed) {
+  FillProblem p;
+  std::unordered_map<uint32_t, uint32_t> local;
+  uint32_t ids[Route::kMaxLinks];
+  for (const auto& [src, dst] : flows) {
+    const Route r = graph.route(src, dst, routing, ecmpSeed);
+    for (uint8_t i = 0; i < r.count; ++i) {
+      auto [pos, fresh] = local.try_emplace(r.links[i], uint32_t(p.capacity.size()));
+      if (fresh) p.capacity.push_back(graph.capacity(r.links[i]));
+      ids[i] = pos->second;
+    }
+    p.addFlow(ids, r.count);
+  }
+  return fill(p);
+}
+
+SimResult simulate(const FabricGraph& graph, const PlanRequest& base, const AlgorithmInfo& algo,
+                   const SimOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  SimResult result;
+  std::vector<Schedule> sched = buildAll(graph, base, algo);
+  auto collect = [&](auto& sim) {
+    result.seconds = sim.run();
+    result.messages = sim.accounting().messages;
+    result.simulatedSteps = sim.accounting().steps;
+    result.traffic = sim.accounting().traffic;
+  };
+  if (options.mode == Mode::Full) {
+    FullSim sim(graph, std::move(sched), options);
+    collect(sim);
+  } else {
+    FastSim sim(graph, std::move(sched), options);
+    collect(sim);
+    result.patterns = sim.patterns();
+    result.collapsedPhases = sim.collapsedPhases();
+  }
+  result.wallSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.peakRssBytes = peakRssBytes();
+  return result;
+}
+
+PlanRequest planRequestFor(const FabricGraph& graph, size_t bytes, Collective collective, strataDataType_t type,
+                           std::shared_ptr<const CostModel> cost) {
+  PlanRequest r;
+  r.collective = collective;
+  r.nranks = int(graph.ranks());
+  r.type = type;
+  r.elemBytes = strataTypeSize(type);
+  STRATA_CHECK(r.elemBytes > 0, strataInvalidArgument, "unknown data type {}", int(type));
+  r.count = bytes / r.elemBytes;
+  r.messageBytes = kFabricMessageBytes;
+  r.oneShotMaxBytes = 64 << 10;  // the executor's default (STRATA_ONESHOT_MAX_BYTES)
+  r.layout = std::make_shared<const RankLayout>(RankLayout::contiguousHosts(r.nranks, graph.gpusPerServer()));
+  r.cost = std::move(cost);
+  return r;
+}
+
+}  // namespace strata::sim

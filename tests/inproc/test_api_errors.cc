@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <set>
 #include <cstring>
@@ -105,6 +106,81 @@ TEST_F(ApiErrors, QueriesWork) {
   EXPECT_EQ(r, 0);
   EXPECT_EQ(async, strataSuccess);
   EXPECT_EQ(v, STRATA_VERSION_CODE);
+}
+
+// The other collectives share the checks of all-reduce and add their own: roots in range, the
+// buffers each rank must pass, and their in-place layouts.
+TEST_F(ApiErrors, OtherCollectivesCheckTypeOpAndStream) {
+  int fakeStream;
+  EXPECT_EQ(strataReduceScatter(buf_, buf_, 1, strataNumTypes, strataSum, comm_, nullptr), strataInvalidArgument);
+  EXPECT_NE(std::string(strataGetLastError(comm_)).find("datatype"), std::string::npos);
+  EXPECT_EQ(strataReduceScatter(buf_, buf_, 1, strataFloat32, strataNumOps, comm_, nullptr), strataInvalidArgument);
+  EXPECT_EQ(strataReduce(buf_, buf_, 1, strataFloat32, strataRedOp_t(77), 0, comm_, nullptr), strataInvalidArgument);
+  EXPECT_NE(std::string(strataGetLastError(comm_)).find("op"), std::string::npos);
+  EXPECT_EQ(strataAllGather(buf_, buf_, 1, strataDataType_t(1000), comm_, nullptr), strataInvalidArgument);
+  EXPECT_EQ(strataBroadcast(buf_, buf_, 1, strataFloat32, 0, comm_, &fakeStream), strataInvalidArgument);
+  EXPECT_NE(std::string(strataGetLastError(comm_)).find("stream"), std::string::npos);
+  EXPECT_EQ(strataAllGather(buf_, buf_, SIZE_MAX / 2, strataFloat32, comm_, nullptr), strataInvalidArgument);
+  EXPECT_NE(std::string(strataGetLastError(comm_)).find("overflows"), std::string::npos);
+}
+TEST_F(ApiErrors, OtherCollectivesRejectNullBuffers) {
+  EXPECT_EQ(strataReduceScatter(nullptr, buf_, 4, strataFloat32, strataSum, comm_, nullptr), strataInvalidArgument);
+  EXPECT_NE(std::string(strataGetLastError(comm_)).find("NULL"), std::string::npos);
+  EXPECT_EQ(strataAllGather(buf_, nullptr, 4, strataFloat32, comm_, nullptr), strataInvalidArgument);
+  EXPECT_EQ(strataBroadcast(nullptr, buf_, 4, strataFloat32, 0, comm_, nullptr), strataInvalidArgument);
+  EXPECT_NE(std::string(strataGetLastError(comm_)).find("root"), std::string::npos);
+  EXPECT_EQ(strataBroadcast(buf_, nullptr, 4, strataFloat32, 0, comm_, nullptr), strataInvalidArgument);
+  EXPECT_EQ(strataReduce(nullptr, buf_, 4, strataFloat32, strataSum, 0, comm_, nullptr), strataInvalidArgument);
+  EXPECT_EQ(strataReduce(buf_, nullptr, 4, strataFloat32, strataSum, 0, comm_, nullptr), strataInvalidArgument);
+  EXPECT_NE(std::string(strataGetLastError(comm_)).find("root"), std::string::npos);
+  // Zero elements need no buffers.
+  EXPECT_EQ(strataReduceScatter(nullptr, nullptr, 0, strataFloat32, strataSum, comm_, nullptr), strataSuccess);
+  EXPECT_EQ(strataAllGather(nullptr, nullptr, 0, strataFloat32, comm_, nullptr), strataSuccess);
+  EXPECT_EQ(strataBroadcast(nullptr, nullptr, 0, strataFloat32, 0, comm_, nullptr), strataSuccess);
+  EXPECT_EQ(strataReduce(nullptr, nullptr, 0, strataFloat32, strataSum, 0, comm_, nullptr), strataSuccess);
+}
+TEST_F(ApiErrors, RootOutOfRange) {
+  for (int root : {-1, 1, 1000}) {
+    EXPECT_EQ(strataBroadcast(buf_, buf_, 4, strataFloat32, root, comm_, nullptr), strataInvalidArgument);
+    EXPECT_NE(std::string(strataGetLastError(comm_)).find("out of range"), std::string::npos);
+    EXPECT_EQ(strataReduce(buf_, buf_, 4, strataFloat32, strataSum, root, comm_, nullptr), strataInvalidArgument);
+    EXPECT_NE(std::string(strataGetLastError(comm_)).find("out of range"), std::string::npos);
+  }
+}
+TEST_F(ApiErrors, OtherCollectivesRejectPartialOverlapAndAcceptInPlace) {
+  EXPECT_EQ(strataReduceScatter(buf_, buf_ + 1, 8, strataFloat32, strataSum, comm_, nullptr), strataInvalidArgument);
+  EXPECT_NE(std::string(strataGetLastError(comm_)).find("overlap"), std::string::npos);
+  EXPECT_EQ(strataAllGather(buf_ + 1, buf_, 8, strataFloat32, comm_, nullptr), strataInvalidArgument);
+  EXPECT_EQ(strataBroadcast(buf_, buf_ + 2, 8, strataFloat32, 0, comm_, nullptr), strataInvalidArgument);
+  EXPECT_EQ(strataReduce(buf_ + 3, buf_, 8, strataFloat32, strataSum, 0, comm_, nullptr), strataInvalidArgument);
+  // One rank: rank * count is 0, so in place is the same pointer.
+  for (int i = 0; i < 8; ++i) buf_[i] = float(i);
+  EXPECT_EQ(strataReduceScatter(buf_, buf_, 8, strataFloat32, strataSum, comm_, nullptr), strataSuccess);
+  EXPECT_EQ(strataAllGather(buf_, buf_, 8, strataFloat32, comm_, nullptr), strataSuccess);
+  EXPECT_EQ(strataBroadcast(buf_, buf_, 8, strataFloat32, 0, comm_, nullptr), strataSuccess);
+  EXPECT_EQ(strataReduce(buf_, buf_, 8, strataFloat32, strataSum, 0, comm_, nullptr), strataSuccess);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(buf_[i], float(i));
+}
+
+TEST(ApiInit, RanksPerHostMustDivideTheWorld) {
+  strataUniqueId id;
+  ASSERT_EQ(strataGetUniqueId(&id), strataSuccess);
+  strataComm_t comm;
+  strataConfig_t c = STRATA_CONFIG_INITIALIZER;
+  c.ranksPerHost = 2;  // a world of 1 rank
+  EXPECT_EQ(strataCommInitRankConfig(&comm, 1, id, 0, &c), strataInvalidArgument);
+  EXPECT_NE(std::string(strataGetLastError(nullptr)).find("ranks per host"), std::string::npos);
+}
+
+TEST(ApiInit, ConfigOfTheFirstReleaseStillWorks) {
+  strataUniqueId id;
+  ASSERT_EQ(strataGetUniqueId(&id), strataSuccess);
+  strataComm_t comm = nullptr;
+  strataConfig_t c = STRATA_CONFIG_INITIALIZER;
+  c.size = offsetof(strataConfig_t, ranksPerHost);  // a program built before ranksPerHost
+  c.ranksPerHost = 2;                                // beyond its size: never read
+  ASSERT_EQ(strataCommInitRankConfig(&comm, 1, id, 0, &c), strataSuccess) << strataGetLastError(nullptr);
+  EXPECT_EQ(strataCommDestroy(comm), strataSuccess);
 }
 
 TEST(ApiInit, BadRankAndSize) {

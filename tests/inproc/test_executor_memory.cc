@@ -5,6 +5,8 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <string>
 
 #include "plan/registry.h"
 #include "exec/executor.h"
@@ -21,10 +23,14 @@ struct Buffers {
 };
 
 void runAlgorithm(const char* algoName, int n, size_t count, strataDataType_t type,
-                  strataRedOp_t op, bool inPlace, size_t slotBytes) {
+                  strataRedOp_t op, bool inPlace, size_t slotBytes,
+                  std::shared_ptr<const RankLayout> layout = nullptr) {
   SCOPED_TRACE(::testing::Message() << algoName << " n=" << n << " count=" << count << " "
                                     << strataTypeName(type) << " " << strataOpName(op)
-                                    << (inPlace ? " in-place" : " out-of-place"));
+                                    << (inPlace ? " in-place" : " out-of-place")
+                                    << (layout ? " hosts of " + std::to_string(layout->perHost) +
+                                                     (layout->contiguous ? "" : " interleaved")
+                                               : std::string()));
   testing::MemoryWorld world(n, slotBytes, 4);
   Config config{};
   config.timeoutSec = 30;
@@ -43,6 +49,7 @@ void runAlgorithm(const char* algoName, int n, size_t count, strataDataType_t ty
     req.elemBytes = elem;
     req.messageBytes = slotBytes;
     req.oneShotMaxBytes = slotBytes;
+    req.layout = layout;
     Schedule s = selectAllReduce(req, algoName).build(req);
     bufs[r].send.resize(count * elem + 1);
     bufs[r].recv.assign(count * elem + 1, 0x5a);
@@ -80,6 +87,56 @@ TEST(ExecutorMemory, EveryTypeAndOp) {
       for (int n : {2, 3, 5})
         for (const char* algo : {"ring", "oneshot"})
           runAlgorithm(algo, n, 129, t, op, n == 3, 4096);
+}
+
+TEST(ExecutorMemory, SwingAllWorldSizes) {
+  for (int n = 1; n <= 17; ++n)
+    for (size_t count : {0ul, 1ul, 15ul, 17ul, 1001ul, 4099ul})
+      for (bool inPlace : {false, true})
+        runAlgorithm("swing", n, count, strataFloat32, strataSum, inPlace, 256);
+  for (strataRedOp_t op : kAllOps) runAlgorithm("swing", 6, 129, strataFloat64, op, false, 4096);
+}
+
+// Every hierarchical variant on every uniform split of 2..17 ranks into hosts of 1 < k < n
+// (contiguous), plus interleaved hosts (rank r on host r mod (n/k)) for each split.
+TEST(ExecutorMemory, HierarchicalEverySplit) {
+  for (const char* algo : {"hier-ring", "hier-hd", "hier-tree", "hier-swing"})
+    for (int n = 2; n <= 17; ++n)
+      for (int k = 2; k < n; ++k) {
+        if (n % k != 0) continue;
+        std::vector<int> hostOf(static_cast<size_t>(n));
+        for (int r = 0; r < n; ++r) hostOf[size_t(r)] = r % (n / k);
+        const std::shared_ptr<const RankLayout> layouts[] = {
+            std::make_shared<RankLayout>(RankLayout::contiguousHosts(n, k)),
+            std::make_shared<RankLayout>(RankLayout::fromHostOfRank(hostOf))};
+        for (const auto& layout : layouts)
+          for (size_t count : {0ul, 1ul, 17ul, 1001ul})
+            for (bool inPlace : {false, true})
+              runAlgorithm(algo, n, count, strataFloat32, strataSum, inPlace, 256, layout);
+      }
+  auto layout = std::make_shared<RankLayout>(RankLayout::contiguousHosts(6, 2));
+  for (const char* algo : {"hier-ring", "hier-hd", "hier-tree", "hier-swing"})
+    for (strataRedOp_t op : kAllOps)
+      runAlgorithm(algo, 6, 129, strataFloat64, op, true, 4096, layout);
+}
+
+// Halving-doubling, recursive doubling and the double binary tree over the whole world: every
+// world size 1..17 (folds included), counts around the block and chunk edges, small slots so
+// that blocks take several chunks (and the tree's pipeline runs), in place and out of place.
+TEST(ExecutorMemory, LogDepthAlgorithmsAllWorldSizesAndEdgeCounts) {
+  for (const char* algo : {"hd", "rd", "dbt"})
+    for (int n = 1; n <= 17; ++n)
+      for (size_t count : {0ul, 1ul, 2ul, 15ul, 16ul, 17ul, 1001ul, 4099ul})
+        for (bool inPlace : {false, true})
+          runAlgorithm(algo, n, count, strataFloat32, strataSum, inPlace, 256);
+}
+
+TEST(ExecutorMemory, LogDepthAlgorithmsEveryTypeAndOp) {
+  for (strataDataType_t t : kAllTypes)
+    for (strataRedOp_t op : kAllOps)
+      for (int n : {2, 3, 5, 8})
+        for (const char* algo : {"hd", "rd", "dbt"})
+          runAlgorithm(algo, n, 129, t, op, n % 2 == 1, 4096);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Tunables resolve user struct > STRATA_* environment > default, and bad values are refused.
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <cstdlib>
 
 #include "core/config.h"
@@ -49,6 +50,28 @@ TEST(Config, RangesAreChecked) {
   u = STRATA_CONFIG_INITIALIZER;
   u.size = 8;
   EXPECT_THROW(resolveConfig(&u), Error);
+  u = STRATA_CONFIG_INITIALIZER;
+  u.size = sizeof(strataConfig_t) + 8;  // from a newer header than this library
+  EXPECT_THROW(resolveConfig(&u), Error);
+  u = STRATA_CONFIG_INITIALIZER;
+  u.algorithm = "bogus";
+  EXPECT_THROW(resolveConfig(&u), Error);
+}
+
+TEST(Config, FieldsBeyondAnOlderStructSizeTakeTheirDefaults) {
+  strataConfig_t u = STRATA_CONFIG_INITIALIZER;
+  u.ranksPerHost = 4;
+  EXPECT_EQ(resolveConfig(&u).ranksPerHost, 4);
+  u.size = offsetof(strataConfig_t, ranksPerHost);  // built before the field existed
+  EXPECT_EQ(resolveConfig(&u).ranksPerHost, 0);
+}
+
+TEST(Config, AnyRegisteredAlgorithmNameCanBeForced) {
+  for (const char* name : {"ring", "oneshot", "chain", "tree"}) {
+    strataConfig_t u = STRATA_CONFIG_INITIALIZER;
+    u.algorithm = name;
+    EXPECT_EQ(resolveConfig(&u).algorithm, name);
+  }
 }
 
 TEST(Config, EveryTunableIsDocumented) {

@@ -1,0 +1,305 @@
+// Hierarchical (2D) all-reduce for k ranks on each of m hosts:
+//   A. reduce-scatter inside each host (a ring over its k ranks): local rank j ends with shard j,
+//      reduced over the host, in its output. A shard is mInner consecutive schedule blocks.
+//   B. all-reduce of shard j across hosts among the ranks of local index j (one "rail": on a
+//      rail-optimized fabric these ranks' NICs hang off the same leaf switch), with one of the
+//      shared patterns (ring, Swing, ...), which finalizes it.
+//   C. all-gather inside each host (ring).
+// Why: each rank puts only S/k bytes (x 2(m-1)/m) on its NIC instead of about 2S, and all k NICs
+// of a host work at once, each on its own rail; the heavy S (k-1)/k phases stay on the fast
+// intra-host links. Needs every host to hold the same number of ranks and at least two hosts;
+// the ranks of a host need not be numbered consecutively (groups then list their members).
+// Registered as hier-ring, hier-hd, hier-tree and hier-swing (the inter-host pattern: ring,
+// halving-doubling, double binary tree, Swing). nblocks = k x the blocks the pattern wants for m.
+#include <algorithm>
+#include <cmath>
+
+#include "plan/algorithms/patterns.h"
+#include "plan/algorithms/rank_math.h"
+#include "plan/algorithms/ring_phases.h"
+#include "plan/registry.h"
+
+namespace strata {
+namespace {
+
+// One inter-host pattern: blocks it wants for m members, the largest message it sends (in
+// schedule blocks), how to append it over the rail group, and its cost on `bytes`.
+struct InterPattern {
+  const char* name;
+  uint32_t (*blocksFor)(int m);
+  uint32_t (*maxBlocksPerStep)(int m, uint32_t blockCount);
+  void (*append)(Schedule& s, const RankGroup& rail, uint32_t base, uint32_t count, uint8_t flags);
+  double (*seconds)(const CostModel& c, int m, double bytes, int tier, size_t messageBytes);
+  // Chunk lag the phases after the pattern need: a chunk's last message of the pattern arrives
+  // by walk step chunk + lag on every rail (the same on every rank, so the host's all-gather
+  // runs in step on all of them). 0 but for the pipelined tree.
+  uint32_t (*lagAfter)(int m);
+};
+
+uint32_t noLag(int) { return 0; }
+
+// Seconds for `steps` steps of `bytes` each, cut into messages of at most messageBytes.
+double stepsSeconds(const CostModel& c, double steps, double bytes, int tier, size_t messageBytes,
+                    bool reduce) {
+  const double chunks = std::max(1.0, std::ceil(bytes / double(std::max<size_t>(1, messageBytes))));
+  const double one = chunks * c.message(size_t(bytes / chunks), tier, 1) +
+                     (reduce ? bytes / c.reduceBytesPerSec : 0);
+  return steps * one;
+}
+
+// Ring over the rail: the same five affine phases as the flat ring, over the rail's group.
+const InterPattern kRingInter{
+    "ring", [](int m) { return uint32_t(m); },
+    [](int m, uint32_t count) { return std::max(1u, count / uint32_t(m)); },  // one logical block
+    [](Schedule& s, const RankGroup& rail, uint32_t base, uint32_t count, uint8_t flags) {
+      s.groups.push_back(rail);
+      const uint32_t m = uint32_t(rail.size);
+      appendRingAllReduce(s, uint16_t(s.groups.size() - 1), base, count / m, m, count / m, flags);
+    },
+    [](const CostModel& c, int m, double bytes, int tier, size_t messageBytes) {
+      return stepsSeconds(c, m - 1, bytes / m, tier, messageBytes, true) +
+             stepsSeconds(c, m - 1, bytes / m, tier, messageBytes, false);
+    },
+    noLag};
+
+const InterPattern kSwingInter{
+    "swing", [](int m) { return swingBlocksFor(m); }, swingMaxBlocksPerStep, appendSwing,
+    [](const CostModel& c, int m, double bytes, int tier, size_t messageBytes) {
+      return swingSeconds(c, m, bytes, tier, messageBytes, 1);
+    },
+    noLag};
+
+const InterPattern kHalvingDoublingInter{
+    "hd", halvingDoublingBlocksFor, halvingDoublingMaxBlocksPerStep, appendHalvingDoubling,
+    [](const CostModel& c, int m, double bytes, int tier, size_t messageBytes) {
+      return halvingDoublingSeconds(c, m, bytes, tier, messageBytes, 1);
+    },
+    noLag};
+
+// The double binary tree pipelines with lags up to K + depth <= 2K (K = its depth bound), so the
+// host's all-gather of a chunk waits 2K walk steps for the trees' broadcast of it.
+const InterPattern kTreeInter{
+    "tree", doubleBinaryTreeBlocksFor, doubleBinaryTreeMaxBlocksPerStep, appendDoubleBinaryTree,
+    [](const CostModel& c, int m, double bytes, int tier, size_t messageBytes) {
+      // One block per tree message: half a slot's worth (the builder's chunk).
+      return doubleBinaryTreeSeconds(c, m, bytes, tier, std::max<size_t>(1, messageBytes / 2), 1);
+    },
+    [](int m) { return uint32_t(2 * doubleBinaryTreeMaxDepth(m)); }};
+
+const InterPattern kRadixHalvingDoublingInter{
+    "radix-hd", mixedRadixBlocksFor, mixedRadixMaxBlocksPerStep, appendMixedRadixHalvingDoubling,
+    [](const CostModel& c, int m, double bytes, int tier, size_t messageBytes) {
+      return mixedRadixHalvingDoublingSeconds(c, m, bytes, tier, messageBytes);
+    },
+    noLag};
+
+const InterPattern kRadixDoublingInter{
+    "radix-rd", [](int) { return 1u; }, [](int, uint32_t count) { return std::max(1u, count); },
+    appendMixedRadixDoubling,
+    [](const CostModel& c, int m, double bytes, int tier, size_t) {
+      return mixedRadixDoublingSeconds(c, m, bytes, tier);
+    },
+    noLag};
+
+bool supports(const PlanRequest& r) {
+  return r.layout && r.layout->uniform() && r.layout->nhosts >= 2 &&
+         r.layout->nranks == r.nranks;
+}
+
+double hierSeconds(const PlanRequest& r, const InterPattern& inter) {
+  const CostModel& c = r.costModel();
+  const int k = r.layout->perHost, m = r.layout->nhosts;
+  const double S = double(r.bytes());
+  double sec = 0;
+  if (k > 1) {  // reduce-scatter and all-gather: k-1 steps of S/k each, inside the host
+    sec += stepsSeconds(c, k - 1, S / k, -1, r.messageBytes, true);
+    sec += stepsSeconds(c, k - 1, S / k, -1, r.messageBytes, false);
+  }
+  // Every rank drives its own NIC (rail), so a rail's flows do not share one.
+  return sec + inter.seconds(c, m, S / k, 0, r.messageBytes);
+}
+
+// An affine phase of N iterations as N phases of one: lets the builder interleave its steps
+// with another lane's.
+std::vector<Phase> splitIterations(const Phase& p) {
+  if (p.table >= 0 || p.iterations <= 1 || p.kind == StepKind::RecvReduceAll) return {p};
+  std::vector<Phase> out;
+  for (uint32_t it = 0; it < p.iterations; ++it) {
+    Phase one = p;
+    one.iterations = 1;
+    one.sendPeer.offset += p.sendPeer.iterCoef * it;
+    one.recvPeer.offset += p.recvPeer.iterCoef * it;
+    one.block.offset += p.block.iterCoef * it;
+    out.push_back(one);
+  }
+  return out;
+}
+
+// Cuts the phases appended since `before` out of the schedule.
+std::vector<Phase> takePhases(Schedule& s, size_t before) {
+  std::vector<Phase> out(s.phases.begin() + long(before), s.phases.end());
+  s.phases.resize(before);
+  return out;
+}
+
+// Bytes one phase's messages carry for chunk 0, summed over its iterations.
+double phaseBytes(const Schedule& s, const Phase& p) {
+  double bytes = 0;
+  for (uint32_t it = 0; it < p.iterations; ++it) {
+    const StepInstance st = s.step(p, it);
+    bytes += double(s.rangeChunkElems(st.blockFirst, st.blockCount, 0) * s.elemBytes);
+  }
+  return bytes;
+}
+
+// The executor walks a rank's phases one after another, so a phase that waits for the network
+// would leave the intra-host links idle, and the other way round. The three lanes work on
+// different chunks (lags), so their steps can be interleaved freely: between an inter-host send
+// and the receive that waits for its partner's, the builder places as many intra-host hops as
+// fit in the transfer's time (from the cost model), so that both kinds of link stay busy.
+std::vector<Phase> interleave(const Schedule& s, const CostModel& cost,
+                              const std::vector<Phase>& intraHops, const std::vector<Phase>& inter) {
+  std::vector<Phase> out;
+  size_t nextHop = 0;
+  double clock = 0, nicFree = 0;
+  for (const Phase& p : inter) {
+    if (stepReceives(p.kind)) {
+      while (nextHop < intraHops.size()) {
+        const Phase& h = intraHops[nextHop];
+        const double hop = cost.intraHost.alphaSec + phaseBytes(s, h) / cost.intraHost.bytesPerSec;
+        if (clock + hop > nicFree) break;
+        out.push_back(h);
+        clock += hop;
+        ++nextHop;
+      }
+      clock = std::max(clock, nicFree + cost.interHost.alphaSec);
+    }
+    out.push_back(p);
+    if (stepSends(p.kind))
+      nicFree = std::max(nicFree, clock) + phaseBytes(s, p) / cost.interHost.bytesPerSec;
+  }
+  out.insert(out.end(), intraHops.begin() + long(nextHop), intraHops.end());
+  return out;
+}
+
+constexpr size_t kPipelineChunks = 32;
+constexpr size_t kMinPipelineBytes = size_t(128) << 10;
+
+Schedule hierBuild(const PlanRequest& req, const char* name, const InterPattern& inter) {
+  Schedule s = scheduleSkeleton(req, name);
+  const RankLayout& l = *req.layout;
+  const int k = l.perHost, m = l.nhosts;
+  const int host = l.host(req.rank), local = l.local(req.rank);
+  const uint32_t mInner = inter.blocksFor(m);
+  s.nblocks = uint32_t(k) * mInner;
+  s.blockElems = blockElemsFor(req.count, s.nblocks, std::max<size_t>(1, 64 / req.elemBytes));
+  // The intra-host ring moves a whole shard per message; the inter pattern at most that.
+  const uint32_t maxBlocks = std::max(k > 1 ? mInner : 1u, inter.maxBlocksPerStep(m, mInner));
+  s.chunkElems = std::max<size_t>(1, req.messageBytes / req.elemBytes / maxBlocks);
+  // The three lanes below run a chunk apart, so the pipeline fills and drains over about three
+  // chunks: cut a large shard into kPipelineChunks of them, but keep messages above
+  // kMinPipelineBytes, where the per-message cost starts to show.
+  const size_t shardElems = size_t(mInner) * s.blockElems;
+  const size_t minElems = std::max<size_t>(1, kMinPipelineBytes / req.elemBytes);
+  const size_t wantElems = std::max(minElems, shardElems / kPipelineChunks);
+  s.chunkElems = std::min(s.chunkElems, std::max<size_t>(1, (wantElems + maxBlocks - 1) / maxBlocks));
+
+  RankGroup hostGroup, rail;
+  hostGroup.size = k;
+  hostGroup.self = local;
+  rail.size = m;
+  rail.self = host;
+  if (l.contiguous) {
+    hostGroup.base = host * k;
+    rail.base = local;
+    rail.stride = k;
+  } else {
+    for (int j = 0; j < k; ++j) hostGroup.members.push_back(l.rankOf(host, j));
+    for (int h = 0; h < m; ++h) rail.members.push_back(l.rankOf(h, local));
+  }
+  const uint32_t shard = uint32_t(local) * mInner;
+  if (k == 1) {
+    inter.append(s, rail, shard, mInner, 0);  // one rank per host: nothing to do inside it
+    return s;
+  }
+  s.groups.push_back(hostGroup);
+  const uint16_t hostIndex = uint16_t(s.groups.size() - 1);
+  // Three lanes, each a chunk behind the one before: the host's reduce-scatter of chunk t, the
+  // rails' all-reduce of chunk t-1, the host's all-gather of chunk t-1-lagAfter-1.
+  appendRingReduceScatter(s, hostIndex, 0, mInner, uint32_t(k), mInner);
+  std::vector<Phase> scatter;
+  for (const Phase& p : takePhases(s, 0))
+    for (const Phase& one : splitIterations(p)) scatter.push_back(one);
+  inter.append(s, rail, shard, mInner, kFromOutput);
+  std::vector<Phase> rails = takePhases(s, 0);
+  for (Phase& p : rails) p.chunkLag += 1;
+  appendRingAllGather(s, hostIndex, 0, mInner, uint32_t(k), mInner);
+  std::vector<Phase> gather;
+  for (const Phase& p : takePhases(s, 0))
+    for (Phase one : splitIterations(p)) {
+      one.chunkLag = 2 + inter.lagAfter(m);
+      gather.push_back(one);
+    }
+  // The hops of the two intra-host lanes alternate, so that both advance.
+  std::vector<Phase> hops;
+  for (size_t i = 0; i < std::max(scatter.size(), gather.size()); ++i) {
+    if (i < scatter.size()) hops.push_back(scatter[i]);
+    if (i < gather.size()) hops.push_back(gather[i]);
+  }
+  s.phases = interleave(s, req.costModel(), hops, rails);
+  return s;
+}
+
+}  // namespace
+
+extern const AlgorithmInfo kAllReduceHierRing{
+    "hier-ring", Collective::AllReduce,
+    "reduce-scatter in the host, ring all-reduce per rail across hosts, all-gather in the host",
+    supports, [](const PlanRequest& r) { return hierSeconds(r, kRingInter); },
+    [](const PlanRequest& r) { return hierBuild(r, "hier-ring", kRingInter); }};
+
+extern const AlgorithmInfo kAllReduceHierSwing{
+    "hier-swing", Collective::AllReduce,
+    "reduce-scatter in the host, Swing all-reduce per rail across hosts, all-gather in the host",
+    supports, [](const PlanRequest& r) { return hierSeconds(r, kSwingInter); },
+    [](const PlanRequest& r) { return hierBuild(r, "hier-swing", kSwingInter); }};
+
+}  // namespace strata
+
+namespace strata {
+
+extern const AlgorithmInfo kAllReduceHierHalvingDoubling{
+    "hier-hd", Collective::AllReduce,
+    "reduce-scatter in the host, halving-doubling per rail across hosts, all-gather in the host",
+    supports, [](const PlanRequest& r) { return hierSeconds(r, kHalvingDoublingInter); },
+    [](const PlanRequest& r) { return hierBuild(r, "hier-hd", kHalvingDoublingInter); }};
+
+extern const AlgorithmInfo kAllReduceHierTree{
+    "hier-tree", Collective::AllReduce,
+    "reduce-scatter in the host, double binary tree per rail across hosts, all-gather in the host",
+    supports, [](const PlanRequest& r) { return hierSeconds(r, kTreeInter); },
+    [](const PlanRequest& r) { return hierBuild(r, "hier-tree", kTreeInter); }};
+
+}  // namespace strata
+
+namespace strata {
+
+extern const AlgorithmInfo kAllReduceHierRadixHd{
+    "hier-radix-hd", Collective::AllReduce,
+    "reduce-scatter in the host, mixed-radix halving-doubling per rail, all-gather in the host",
+    [](const PlanRequest& r) { return supports(r) && mixedRadixSupports(r.layout->nhosts); },
+    [](const PlanRequest& r) { return hierSeconds(r, kRadixHalvingDoublingInter); },
+    [](const PlanRequest& r) { return hierBuild(r, "hier-radix-hd", kRadixHalvingDoublingInter); }};
+
+// The shard travels whole in every exchange: small buffers only.
+extern const AlgorithmInfo kAllReduceHierRadixRd{
+    "hier-radix-rd", Collective::AllReduce,
+    "reduce-scatter in the host, mixed-radix recursive doubling per rail, all-gather in the host",
+    [](const PlanRequest& r) {
+      return supports(r) && mixedRadixSupports(r.layout->nhosts) &&
+             r.bytes() / size_t(r.layout->perHost) <= std::min<size_t>(size_t(1) << 20, r.messageBytes);
+    },
+    [](const PlanRequest& r) { return hierSeconds(r, kRadixDoublingInter); },
+    [](const PlanRequest& r) { return hierBuild(r, "hier-radix-rd", kRadixDoublingInter); }};
+
+}  // namespace strata

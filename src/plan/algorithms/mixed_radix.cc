@@ -1,0 +1,151 @@
+// The mixed-radix patterns (patterns.h): halving-doubling and recursive doubling for any group
+// size, one step per radix of mixedRadices(m). The rank arithmetic lives in rank_math.h.
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "plan/algorithms/patterns.h"
+#include "plan/algorithms/rank_math.h"
+
+namespace strata {
+namespace {
+
+StepArgs row(int sendPeer, int recvPeer, uint32_t first, uint32_t count) {
+  StepArgs a;
+  a.sendPeer = sendPeer;
+  a.recvPeer = recvPeer;
+  a.blockFirst = first;
+  a.blockCount = count;
+  return a;
+}
+
+// Logical block j (of m) is schedule blocks [at(j), at(j+1)) of the pattern's range: any
+// blockCount works and a range of logical blocks stays a range of blocks.
+struct BlockMap {
+  uint32_t base, count;
+  int m;
+  uint32_t at(int64_t j) const { return base + uint32_t(uint64_t(j) * count / uint64_t(m)); }
+  StepArgs span(int send, int recv, BlockSpan s) const {
+    return row(send, recv, at(s.first), at(int64_t(s.first) + s.size) - at(s.first));
+  }
+};
+
+void localCopy(Schedule& s, uint32_t base, uint32_t count, uint8_t firstFlags) {
+  addTablePhase(s, StepKind::LocalCopy, uint8_t(firstFlags | kFinalize));
+  addRow(s, row(-1, -1, base, count));
+}
+
+}  // namespace
+
+bool mixedRadixSupports(int groupSize) { return largestPrimeFactor(groupSize) <= 64; }
+
+uint32_t mixedRadixBlocksFor(int groupSize) { return uint32_t(std::max(1, groupSize)); }
+
+uint32_t mixedRadixMaxBlocksPerStep(int groupSize, uint32_t blockCount) {
+  const std::vector<int> radices = mixedRadices(groupSize, kMaxRadix);
+  if (radices.empty()) return std::max(1u, blockCount);
+  // Step 0's parts are the largest: m / r_0 logical blocks, rounded up by the block map.
+  return std::max(1u, uint32_t((uint64_t(blockCount) + radices[0] - 1) / radices[0]) + 1);
+}
+
+void appendMixedRadixHalvingDoubling(Schedule& s, const RankGroup& group, uint32_t blockBase,
+                                     uint32_t blockCount, uint8_t firstFlags) {
+  const int m = group.size;
+  if (m <= 1) return localCopy(s, blockBase, blockCount, firstFlags);
+  const std::vector<int> radices = mixedRadices(m, kMaxRadix);
+  const BlockMap map{blockBase, blockCount, m};
+  const int self = group.self;
+  // Reduce-scatter: per step, send every other part of the current range (starting after our
+  // own digit, so that the group's ranks do not all send to digit 0 first), then reduce the
+  // parts the others send us into the part we keep.
+  int weight = 1;
+  BlockSpan current{0, m};
+  for (size_t st = 0; st < radices.size(); ++st) {
+    const int r = radices[st], d = mixedRadixDigit(self, weight, r);
+    const int part = current.size / r;
+    const uint8_t local = st == 0 ? firstFlags : uint8_t(kFromOutput);
+    addTablePhase(s, StepKind::Send, local);
+    for (int o = 1; o < r; ++o) {
+      const int j = (d + o) % r;
+      addRow(s, map.span(group.member(mixedRadixPeer(self, weight, r, j)), -1,
+                         {current.first + j * part, part}));
+    }
+    const BlockSpan kept{current.first + d * part, part};
+    for (int o = 1; o < r; ++o) {
+      const int j = (d - o + r) % r;  // peer j sends to us as its o-th message
+      const bool last = st + 1 == radices.size() && o + 1 == r;
+      addTablePhase(s, StepKind::RecvReduceCopy,
+                    uint8_t((o == 1 ? local : kFromOutput) | (last ? kFinalize : 0)));
+      addRow(s, map.span(-1, group.member(mixedRadixPeer(self, weight, r, j)), kept));
+    }
+    current = kept;
+    weight *= r;
+  }
+  // All-gather, the steps in reverse: send the range we hold to the digit group, receive theirs.
+  for (size_t st = radices.size(); st-- > 0;) {
+    const int r = radices[st];
+    weight /= r;
+    const int d = mixedRadixDigit(self, weight, r);
+    const BlockSpan held = mixedRadixKept(self, radices, int(st));
+    const BlockSpan parent{held.first - d * held.size, held.size * r};
+    addTablePhase(s, StepKind::Send, kFromOutput);
+    for (int o = 1; o < r; ++o) {
+      const int j = (d + o) % r;
+      addRow(s, map.span(group.member(mixedRadixPeer(self, weight, r, j)), -1, held));
+    }
+    addTablePhase(s, StepKind::Recv);
+    for (int o = 1; o < r; ++o) {
+      const int j = (d - o + r) % r;
+      addRow(s, map.span(-1, group.member(mixedRadixPeer(self, weight, r, j)),
+                         {parent.first + j * held.size, held.size}));
+    }
+  }
+}
+
+void appendMixedRadixDoubling(Schedule& s, const RankGroup& group, uint32_t blockBase,
+                              uint32_t blockCount, uint8_t firstFlags) {
+  const int m = group.size;
+  if (m <= 1) return localCopy(s, blockBase, blockCount, firstFlags);
+  const std::vector<int> radices = mixedRadices(m, kMaxRadix);
+  const int self = group.self;
+  int weight = 1;
+  for (size_t st = 0; st < radices.size(); ++st) {
+    const int r = radices[st], d = mixedRadixDigit(self, weight, r);
+    const uint8_t local = st == 0 ? firstFlags : uint8_t(kFromOutput);
+    addTablePhase(s, StepKind::Send, local);
+    for (int o = 1; o < r; ++o)
+      addRow(s, row(group.member(mixedRadixPeer(self, weight, r, (d + o) % r)), -1, blockBase,
+                    blockCount));
+    // Every member of the digit group reduces the same r partial results in digit order.
+    const bool last = st + 1 == radices.size();
+    addTablePhase(s, StepKind::RecvReduceAll, uint8_t(local | (last ? kFinalize : 0)));
+    for (int j = 0; j < r; ++j)
+      addRow(s, row(-1, group.member(mixedRadixPeer(self, weight, r, j)), blockBase, blockCount));
+    weight *= r;
+  }
+}
+
+double mixedRadixHalvingDoublingSeconds(const CostModel& c, int groupSize, double bytes, int tier,
+                                        size_t messageBytes) {
+  if (groupSize <= 1) return bytes / c.intraHost.bytesPerSec;
+  double sec = 0, range = bytes;
+  for (int r : mixedRadices(groupSize, kMaxRadix)) {
+    const double out = range * (r - 1) / r;  // sent (and received) this step, each way
+    const double messages = std::max(double(r - 1), std::ceil(out / double(std::max<size_t>(1, messageBytes))));
+    // The r-1 messages leave back to back: one latency, the bytes at the link's rate.
+    const double step = c.message(size_t(out), tier) + (messages - 1) * c.message(0, tier) * 0.1;
+    sec += 2 * step + out / c.reduceBytesPerSec;
+    range /= r;
+  }
+  return sec;
+}
+
+double mixedRadixDoublingSeconds(const CostModel& c, int groupSize, double bytes, int tier) {
+  if (groupSize <= 1) return bytes / c.intraHost.bytesPerSec;
+  double sec = 0;
+  for (int r : mixedRadices(groupSize, kMaxRadix))
+    sec += c.message(size_t(bytes * (r - 1)), tier) + (r - 1) * bytes / c.reduceBytesPerSec;
+  return sec;
+}
+
+}  // namespace strata
