@@ -108,6 +108,10 @@ const Schedule& Comm::schedule(Collective collective, size_t count, strataDataTy
     req.messageBytes = static_cast<size_t>(config_.chunkBytes);
     req.oneShotMaxBytes = static_cast<size_t>(config_.oneShotMaxBytes);
     req.layout = layout_;
+    // A buffer that spills the caches moves at memory speed: the model says which regime.
+    const CostModel& host = CostModel::defaultHost();
+    if (host.cacheBytes != 0 && req.bytes() > host.cacheBytes)
+      req.cost = std::make_shared<CostModel>(host.forWorkingSet(req.bytes()));
     const AlgorithmInfo& algo = selectAlgorithm(req, config_.algorithm);
     it = schedules_.emplace(key, algo.build(req)).first;
     log(LogLevel::Trace, "planned {}", it->second.describe());

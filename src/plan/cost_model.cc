@@ -27,8 +27,7 @@ namespace {
 // ---- Where the numbers come from ---------------------------------------------------------------
 
 // Shared memory on the project's 2-core machine, measured with strata-bench before the
-// calibration existed (the constants of plan/algorithms/shm_cost.h): one hand-off through a
-// FIFO slot, and the copy bandwidth through it.
+// calibration existed: one hand-off through a FIFO slot, and the copy bandwidth through it.
 constexpr double kShmAlphaSec = 0.4e-6;
 constexpr double kShmBytesPerSec = 6e9;
 // float32 sum out of cache: `strata-bench --calibrate` measured 6.4-17 GB/s of output at 2-32 MiB

@@ -67,8 +67,12 @@ void serverFacts(const topo::Topology& server, double* nvlinkBytesPerSec, double
   }
   for (topo::NodeId nic : server.nodesOf(topo::NodeKind::Nic))
     if (server.node(nic).rail >= 0) *nicBytesPerSec = server.node(nic).speedGbps / 8 * 1e9;
+  // Without NVLink (PCIe servers, files that leave it out), GPUs talk over the best path
+  // between two of them, through PCIe switches or the CPUs.
+  if (*nvlinkBytesPerSec <= 0 && gpus.size() > 1)
+    *nvlinkBytesPerSec = server.path(gpus[0], gpus[1]).bandwidthGBps * 1e9;
   STRATA_CHECK(*nvlinkBytesPerSec > 0, strataInvalidArgument,
-               "server topology '{}': its GPUs have no NVLink", server.source);
+               "server topology '{}': no path between its GPUs", server.source);
 }
 
 }  // namespace

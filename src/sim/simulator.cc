@@ -530,6 +530,13 @@ class FastSim {
     float rate = 0;  // bytes/s of this rank's send
     float latency = 0;
     int8_t level = 0;
+    uint32_t port = UINT32_MAX;  // the sender's first link (its NVLink or NIC port)
+    float portRate = 0;          // that link's capacity
+  };
+  // A sender's port, over time: the messages of all its phases take turns on it.
+  struct Port {
+    double freeAt = 0;
+    uint8_t freeEpoch = 0;
   };
   using Pattern = std::unordered_map<uint64_t, PatternEntry>;  // by channel
 
@@ -606,9 +613,10 @@ class FastSim {
     for (const Schedule& s : sched_)
       if (s.chunksPerBlock() == 0 || s.chunksPerBlock() + s.maxChunkLag() != tEnd) return;
     const uint32_t lag = sched_[0].maxChunkLag();
-    warmup_ = lag + 3;
+    // Twice the lag fills a pipeline whose climb and descent both lag; a few more t settle it.
+    warmup_ = 2 * lag + 4;
     drain_ = lag + 2;
-    if (tEnd < uint64_t(warmup_) + drain_ + 2) return;
+    if (tEnd < 2 * uint64_t(warmup_) + drain_) return;
     tEnd_ = uint32_t(tEnd);
     skippedT_ = tEnd_ - warmup_ - drain_;
   }
@@ -672,8 +680,8 @@ class FastSim {
     auto pat = std::make_shared<Pattern>();
     pat->reserve(sends.size());
     FillProblem prob;
-    std::unordered_map<uint32_t, uint32_t> local;
-    local.reserve(sends.size() * 4);
+    std::vector<uint32_t> touched;
+    if (linkLocal_.empty()) linkLocal_.assign(g_.linkCount(), UINT32_MAX);
     std::vector<Route> routes;
     routes.reserve(sends.size());
     uint32_t ids[Route::kMaxLinks];
@@ -681,15 +689,22 @@ class FastSim {
       routes.push_back(g_.route(int64_t(c >> 32), int64_t(uint32_t(c)), opt_.routing, opt_.ecmpSeed));
       const Route& rt = routes.back();
       for (uint8_t i = 0; i < rt.count; ++i) {
-        auto [pos, fresh] = local.try_emplace(rt.links[i], uint32_t(prob.capacity.size()));
-        if (fresh) prob.capacity.push_back(g_.capacity(rt.links[i]));
-        ids[i] = pos->second;
+        uint32_t& local = linkLocal_[rt.links[i]];
+        if (local == UINT32_MAX) {
+          local = uint32_t(prob.capacity.size());
+          prob.capacity.push_back(g_.capacity(rt.links[i]));
+          touched.push_back(rt.links[i]);
+        }
+        ids[i] = local;
       }
       prob.addFlow(ids, rt.count);
     }
+    for (uint32_t l : touched) linkLocal_[l] = UINT32_MAX;
     const std::vector<double> rates = fill(prob);
     for (size_t i = 0; i < sends.size(); ++i)
-      (*pat)[sends[i]] = {float(rates[i]), float(routes[i].latencySec), routes[i].level};
+      (*pat)[sends[i]] = {float(rates[i]), float(routes[i].latencySec), routes[i].level,
+                          routes[i].count ? routes[i].links[0] : UINT32_MAX,
+                          routes[i].count ? float(g_.capacity(routes[i].links[0])) : 0.f};
     bySignature_[signature] = pat;
     patterns_[key] = pat;
     return *pat;
@@ -813,7 +828,20 @@ class FastSim {
         const PatternEntry& e = rateOf(r, P.cur.p, P.cur.it, inst.sendPeer);
         const double wire = bytes > 0 ? bytes / e.rate : 0;
         Chan& c = chan(r, inst.sendPeer);
-        const double finish = std::max(P.clock, c.freeAt + double(P.epoch - c.freeEpoch) * shift_) + wire;
+        const double start = std::max(P.clock, c.freeAt + double(P.epoch - c.freeEpoch) * shift_);
+        double finish = start + wire;
+        // A pattern's rates see the flows of one step; the sender's port also carries its other
+        // phases' messages at the same time (a pipelined tree's climb and descent): they take
+        // turns on it, at its full rate. The later of the two ends counts.
+        if (e.port != UINT32_MAX && e.portRate > 0 && bytes > 0) {
+          Port& port = ports_[e.port];
+          const double portDone =
+              std::max(start, port.freeAt + double(P.epoch - port.freeEpoch) * shift_) +
+              bytes / e.portRate;
+          port.freeAt = portDone;
+          port.freeEpoch = P.epoch;
+          finish = std::max(finish, portDone);
+        }
         c.freeAt = finish;
         c.freeEpoch = P.epoch;
         Msg m{finish - wire + e.latency, finish + e.latency, P.epoch};
@@ -829,6 +857,7 @@ class FastSim {
           m.firstByte += shift;
           m.arrival += shift;
           c.freeAt += shift;
+          if (e.port != UINT32_MAX) ports_[e.port].freeAt += shift;
           P.clock += shift;
           acct_.add(e.level, bytes * skipped, skipped);
           if (P.epoch == 0 && P.cur.t + 1 == warmup_) addSteady(e.level, bytes * skipped, skipped);
@@ -857,7 +886,9 @@ class FastSim {
   std::unordered_map<uint64_t, std::shared_ptr<Pattern>> patterns_, bySignature_;
   std::unordered_map<uint64_t, std::vector<float>> periods_;
   std::unordered_map<uint64_t, Chan> chans_;
+  std::unordered_map<uint32_t, Port> ports_;
   uint64_t solved_ = 0;
+  std::vector<uint32_t> linkLocal_;  // global link -> index in the pattern being solved
   uint32_t warmup_ = UINT32_MAX, drain_ = 0, tEnd_ = 0, skippedT_ = 0;
   double shift_ = 0;
   std::vector<int> atCut_;

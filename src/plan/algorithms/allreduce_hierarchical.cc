@@ -17,6 +17,7 @@
 #include "plan/algorithms/patterns.h"
 #include "plan/algorithms/rank_math.h"
 #include "plan/algorithms/ring_phases.h"
+#include "core/error.h"
 #include "plan/registry.h"
 
 namespace strata {
@@ -34,6 +35,10 @@ struct InterPattern {
   // by walk step chunk + lag on every rail (the same on every rank, so the host's all-gather
   // runs in step on all of them). 0 but for the pipelined tree.
   uint32_t (*lagAfter)(int m);
+  // Independent instances of the pattern, each on its own part of the shard, whose steps the
+  // builder interleaves: while one waits out a step's latency the other's bytes keep the NIC
+  // busy. For log-depth patterns whose last steps are short and latency-bound.
+  uint32_t lanes = 1;
 };
 
 uint32_t noLag(int) { return 0; }
@@ -183,25 +188,30 @@ std::vector<Phase> interleave(const Schedule& s, const CostModel& cost,
 }
 
 constexpr size_t kPipelineChunks = 32;
-constexpr size_t kMinPipelineBytes = size_t(128) << 10;
+constexpr size_t kMinPipelineBytes = size_t(64) << 10;
 
 Schedule hierBuild(const PlanRequest& req, const char* name, const InterPattern& inter) {
   Schedule s = scheduleSkeleton(req, name);
   const RankLayout& l = *req.layout;
   const int k = l.perHost, m = l.nhosts;
   const int host = l.host(req.rank), local = l.local(req.rank);
-  const uint32_t mInner = inter.blocksFor(m);
+  const uint32_t lanes = inter.lanes;
+  const uint32_t mInner = inter.blocksFor(m) * lanes;
   s.nblocks = uint32_t(k) * mInner;
   s.blockElems = blockElemsFor(req.count, s.nblocks, std::max<size_t>(1, 64 / req.elemBytes));
   // The intra-host ring moves a whole shard per message; the inter pattern at most that.
-  const uint32_t maxBlocks = std::max(k > 1 ? mInner : 1u, inter.maxBlocksPerStep(m, mInner));
+  const uint32_t maxBlocks =
+      std::max(k > 1 ? mInner : 1u, inter.maxBlocksPerStep(m, mInner / lanes));
   s.chunkElems = std::max<size_t>(1, req.messageBytes / req.elemBytes / maxBlocks);
   // The three lanes below run a chunk apart, so the pipeline fills and drains over about three
   // chunks: cut a large shard into kPipelineChunks of them, but keep messages above
   // kMinPipelineBytes, where the per-message cost starts to show.
   const size_t shardElems = size_t(mInner) * s.blockElems;
   const size_t minElems = std::max<size_t>(1, kMinPipelineBytes / req.elemBytes);
-  const size_t wantElems = std::max(minElems, shardElems / kPipelineChunks);
+  // A pattern that pipelines with lags (the tree) keeps lagAfter more chunks in flight: ten
+  // times as many chunks as the pipeline is deep keeps its fill and drain near a tenth.
+  const size_t chunks = std::max<size_t>(kPipelineChunks, 10 * (2 + size_t(inter.lagAfter(m))));
+  const size_t wantElems = std::max(minElems, shardElems / chunks);
   s.chunkElems = std::min(s.chunkElems, std::max<size_t>(1, (wantElems + maxBlocks - 1) / maxBlocks));
 
   RankGroup hostGroup, rail;
@@ -217,21 +227,35 @@ Schedule hierBuild(const PlanRequest& req, const char* name, const InterPattern&
     for (int j = 0; j < k; ++j) hostGroup.members.push_back(l.rankOf(host, j));
     for (int h = 0; h < m; ++h) rail.members.push_back(l.rankOf(h, local));
   }
-  const uint32_t shard = uint32_t(local) * mInner;
   if (k == 1) {
-    inter.append(s, rail, shard, mInner, 0);  // one rank per host: nothing to do inside it
+    inter.append(s, rail, 0, mInner, 0);  // one rank per host: nothing to do inside it
     return s;
   }
   s.groups.push_back(hostGroup);
   const uint16_t hostIndex = uint16_t(s.groups.size() - 1);
   // Three lanes, each a chunk behind the one before: the host's reduce-scatter of chunk t, the
-  // rails' all-reduce of chunk t-1, the host's all-gather of chunk t-1-lagAfter-1.
+  // rails' all-reduce of chunk t-1, the host's all-gather of chunk t-1-lagAfter-1. Inside the
+  // host a ring: its hand-offs pace themselves, one shard per message, and interleave well with
+  // the rails' steps (a direct exchange, every rank to every other at once, measured worse in
+  // the simulator: its receives bunch up).
   appendRingReduceScatter(s, hostIndex, 0, mInner, uint32_t(k), mInner);
   std::vector<Phase> scatter;
   for (const Phase& p : takePhases(s, 0))
     for (const Phase& one : splitIterations(p)) scatter.push_back(one);
-  inter.append(s, rail, shard, mInner, kFromOutput);
-  std::vector<Phase> rails = takePhases(s, 0);
+  const uint32_t shard = uint32_t(local) * mInner;
+  std::vector<std::vector<Phase>> laneRails;
+  for (uint32_t lane = 0; lane < lanes; ++lane) {
+    const uint32_t first = shard + mInner * lane / lanes;
+    const uint32_t last = shard + mInner * (lane + 1) / lanes;
+    inter.append(s, rail, first, last - first, kFromOutput);
+    laneRails.push_back(takePhases(s, 0));
+  }
+  // Phase by phase, lane after lane: every lane has the same structure on every rank, so each
+  // channel sees its lanes' messages in the same order at both ends.
+  std::vector<Phase> rails;
+  for (size_t i = 0; i < laneRails[0].size(); ++i)
+    for (const std::vector<Phase>& lane : laneRails)
+      if (i < lane.size()) rails.push_back(lane[i]);
   for (Phase& p : rails) p.chunkLag += 1;
   appendRingAllGather(s, hostIndex, 0, mInner, uint32_t(k), mInner);
   std::vector<Phase> gather;
@@ -240,7 +264,9 @@ Schedule hierBuild(const PlanRequest& req, const char* name, const InterPattern&
       one.chunkLag = 2 + inter.lagAfter(m);
       gather.push_back(one);
     }
-  // The hops of the two intra-host lanes alternate, so that both advance.
+  // The hops of the two intra-host lanes alternate, so that both advance. (The ring's
+  // reduce-scatter sends to the next rank and its all-gather too, but hop i of each comes in the
+  // same order at both ends of a channel.)
   std::vector<Phase> hops;
   for (size_t i = 0; i < std::max(scatter.size(), gather.size()); ++i) {
     if (i < scatter.size()) hops.push_back(scatter[i]);

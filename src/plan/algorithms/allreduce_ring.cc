@@ -19,7 +19,9 @@ double estimateSeconds(const PlanRequest& r) {
   const int tier = r.nhosts() > 1 ? 0 : -1;
   const double block = double(r.bytes()) / n;
   const double chunks = std::max(1.0, block / double(std::max<size_t>(1, r.messageBytes)));
-  return 2 * (n - 1) * (m.message(size_t(block / chunks), tier) * chunks);
+  // 2(n-1) hand-offs of a block, and n-1 reductions of one (the reduce-scatter half).
+  return 2 * (n - 1) * (m.message(size_t(block / chunks), tier) * chunks) +
+         (n - 1) * block / m.reduceBytesPerSec;
 }
 
 Schedule build(const PlanRequest& request) {

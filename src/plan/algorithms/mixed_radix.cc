@@ -48,16 +48,22 @@ uint32_t mixedRadixMaxBlocksPerStep(int groupSize, uint32_t blockCount) {
   return std::max(1u, uint32_t((uint64_t(blockCount) + radices[0] - 1) / radices[0]) + 1);
 }
 
-void appendMixedRadixHalvingDoubling(Schedule& s, const RankGroup& group, uint32_t blockBase,
-                                     uint32_t blockCount, uint8_t firstFlags) {
+void appendMixedRadixReduceScatter(Schedule& s, const RankGroup& group, uint32_t blockBase,
+                                   uint32_t blockCount, uint8_t firstFlags, bool finalize) {
   const int m = group.size;
-  if (m <= 1) return localCopy(s, blockBase, blockCount, firstFlags);
+  if (m <= 1) {
+    if (finalize || !(firstFlags & kFromOutput)) {
+      addTablePhase(s, StepKind::LocalCopy, uint8_t(firstFlags | (finalize ? kFinalize : 0)));
+      addRow(s, row(-1, -1, blockBase, blockCount));
+    }
+    return;
+  }
   const std::vector<int> radices = mixedRadices(m, kMaxRadix);
   const BlockMap map{blockBase, blockCount, m};
   const int self = group.self;
-  // Reduce-scatter: per step, send every other part of the current range (starting after our
-  // own digit, so that the group's ranks do not all send to digit 0 first), then reduce the
-  // parts the others send us into the part we keep.
+  // Per step, send every other part of the current range (starting after our own digit, so that
+  // the group's ranks do not all send to digit 0 first), then reduce the parts the others send
+  // us into the part we keep.
   int weight = 1;
   BlockSpan current{0, m};
   for (size_t st = 0; st < radices.size(); ++st) {
@@ -73,7 +79,7 @@ void appendMixedRadixHalvingDoubling(Schedule& s, const RankGroup& group, uint32
     const BlockSpan kept{current.first + d * part, part};
     for (int o = 1; o < r; ++o) {
       const int j = (d - o + r) % r;  // peer j sends to us as its o-th message
-      const bool last = st + 1 == radices.size() && o + 1 == r;
+      const bool last = finalize && st + 1 == radices.size() && o + 1 == r;
       addTablePhase(s, StepKind::RecvReduceCopy,
                     uint8_t((o == 1 ? local : kFromOutput) | (last ? kFinalize : 0)));
       addRow(s, map.span(-1, group.member(mixedRadixPeer(self, weight, r, j)), kept));
@@ -81,7 +87,19 @@ void appendMixedRadixHalvingDoubling(Schedule& s, const RankGroup& group, uint32
     current = kept;
     weight *= r;
   }
-  // All-gather, the steps in reverse: send the range we hold to the digit group, receive theirs.
+}
+
+void appendMixedRadixAllGather(Schedule& s, const RankGroup& group, uint32_t blockBase,
+                               uint32_t blockCount) {
+  const int m = group.size;
+  if (m <= 1) return;
+  const std::vector<int> radices = mixedRadices(m, kMaxRadix);
+  const BlockMap map{blockBase, blockCount, m};
+  const int self = group.self;
+  int weight = 1;
+  for (int r : radices) weight *= r;
+  // The reduce-scatter's steps in reverse: send the range we hold to the digit group, receive
+  // theirs.
   for (size_t st = radices.size(); st-- > 0;) {
     const int r = radices[st];
     weight /= r;
@@ -100,6 +118,27 @@ void appendMixedRadixHalvingDoubling(Schedule& s, const RankGroup& group, uint32
                          {parent.first + j * held.size, held.size}));
     }
   }
+}
+
+uint32_t mixedRadixKeptFirst(const RankGroup& group, uint32_t blockBase, uint32_t blockCount,
+                             uint32_t* count) {
+  const int m = group.size;
+  if (m <= 1) {
+    *count = blockCount;
+    return blockBase;
+  }
+  const std::vector<int> radices = mixedRadices(m, kMaxRadix);
+  const BlockSpan kept = mixedRadixKept(group.self, radices, int(radices.size()) - 1);
+  const BlockMap map{blockBase, blockCount, m};
+  *count = map.at(int64_t(kept.first) + kept.size) - map.at(kept.first);
+  return map.at(kept.first);
+}
+
+void appendMixedRadixHalvingDoubling(Schedule& s, const RankGroup& group, uint32_t blockBase,
+                                     uint32_t blockCount, uint8_t firstFlags) {
+  if (group.size <= 1) return localCopy(s, blockBase, blockCount, firstFlags);
+  appendMixedRadixReduceScatter(s, group, blockBase, blockCount, firstFlags, true);
+  appendMixedRadixAllGather(s, group, blockBase, blockCount);
 }
 
 void appendMixedRadixDoubling(Schedule& s, const RankGroup& group, uint32_t blockBase,

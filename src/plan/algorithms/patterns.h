@@ -92,6 +92,15 @@ uint32_t mixedRadixBlocksFor(int groupSize);  // groupSize
 uint32_t mixedRadixMaxBlocksPerStep(int groupSize, uint32_t blockCount);
 void appendMixedRadixHalvingDoubling(Schedule& s, const RankGroup& group, uint32_t blockBase,
                                      uint32_t blockCount, uint8_t firstFlags);
+// Its two halves. After the reduce-scatter, this rank holds (finalized only if asked) the blocks
+// mixedRadixKeptFirst returns; the all-gather starts from there. With one radix (a group of at
+// most kMaxRadix) each is a single direct exchange: every rank sends to every other at once.
+void appendMixedRadixReduceScatter(Schedule& s, const RankGroup& group, uint32_t blockBase,
+                                   uint32_t blockCount, uint8_t firstFlags, bool finalize);
+void appendMixedRadixAllGather(Schedule& s, const RankGroup& group, uint32_t blockBase,
+                               uint32_t blockCount);
+uint32_t mixedRadixKeptFirst(const RankGroup& group, uint32_t blockBase, uint32_t blockCount,
+                             uint32_t* count);
 double mixedRadixHalvingDoublingSeconds(const CostModel& m, int groupSize, double bytes, int tier,
                                         size_t messageBytes);
 

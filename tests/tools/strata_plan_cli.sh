@@ -1,0 +1,94 @@
+#!/bin/bash
+# strata-plan end to end, as a user runs it: a machine preset, a topology file, a slice of a
+# fabric, this host, --json (parsed), --explain, --plot (a real PNG), and bad input (a clear error
+# and exit 1). Exit 0 only if all pass; every failure is printed.
+#   strata_plan_cli.sh PATH/TO/strata-plan [SHARED/TOPOLOGIES/DIR]
+set -u
+tool=${1:?path to strata-plan}
+topologies=${2:-}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+
+# run NAME ARGS...: exit 0 and a table with at least one data row.
+run() {
+  local name=$1
+  shift
+  if ! "$tool" "$@" >"$work/$name.out" 2>"$work/$name.err"; then
+    fail "$name: strata-plan $* exited non-zero: $(head -c 400 "$work/$name.err")"
+    return 1
+  fi
+  if ! grep -qE '^ +[0-9.]+ (B|KiB|MiB|GiB) ' "$work/$name.out"; then
+    fail "$name: strata-plan $* printed no size rows: $(head -c 400 "$work/$name.out")"
+    return 1
+  fi
+}
+
+# bad NAME EXPECTED-TEXT ARGS...: exit 1 with the expected text on stderr.
+bad() {
+  local name=$1 expect=$2
+  shift 2
+  "$tool" "$@" >"$work/$name.out" 2>"$work/$name.err"
+  local rc=$?
+  [[ $rc -eq 1 ]] || fail "$name: strata-plan $* exited $rc, expected 1"
+  grep -q -- "$expect" "$work/$name.err" || fail "$name: stderr lacks '$expect': $(head -c 300 "$work/$name.err")"
+}
+
+run preset --preset dgx-h100 -b 1M -e 64M -f 8 --all
+# A single 8x H100 server: the ring's simulated busbw at 512 MiB is within 10 % of NCCL's
+# measured 370 GB/s (shared/facts/FABRICS.md).
+if run ring8 --preset dgx-h100 -b 512M -e 512M --algos ring; then
+  busbw=$(awk '$2 == "MiB" {print $6}' "$work/ring8.out")
+  python3 -c "import sys; b=float('$busbw'); sys.exit(0 if 333 <= b <= 407 else 1)" ||
+    fail "ring busbw on dgx-h100 is $busbw GB/s, not within 10 % of 370"
+fi
+run fabric --fabric colossus:100k --ranks 256 -b 8 -e 16M -f 64 --explain
+grep -q "traffic (all ranks, simulated)" "$work/fabric.out" || fail "--explain printed no traffic line"
+grep -q "phase  0" "$work/fabric.out" || fail "--explain printed no phases"
+run host --host 4 --per-host 2 -b 4K -e 1M -f 16
+if [[ -n "$topologies" && -f "$topologies/azure-ndv4-topo.xml" ]]; then
+  run input --input "$topologies/azure-ndv4-topo.xml" -b 1M -e 1M  # an NCCL topology file
+fi
+
+if "$tool" --fabric superpod:1su -b 1K -e 1M -f 32 --json >"$work/json.out" 2>"$work/json.err"; then
+  python3 - "$work/json.out" <<'PY' || fail "--json output is not what it promises"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+rows = doc["rows"]
+assert len(rows) == 3, rows
+for r in rows:
+    assert r["time_us"] > 0 and r["busbw_GBps"] > 0, r
+    assert 0 < r["fraction_of_bound"] <= 1.0000001, r   # a bound never exceeds what runs
+    assert r["algorithm"] in r["algorithms"], r
+    assert r["nccl_model"]["time_us"] > 0, r
+PY
+else
+  fail "--json exited non-zero: $(head -c 300 "$work/json.err")"
+fi
+
+if "$tool" --preset dgx-h100 -b 1M -e 1G -f 8 --plot "$work/plot.png" >"$work/plot.out" 2>&1; then
+  head -c 8 "$work/plot.png" | od -An -tx1 | grep -q "89 50 4e 47 0d 0a 1a 0a" || fail "--plot did not write a PNG"
+else
+  if grep -q "built without cairo" "$work/plot.out"; then echo "SKIP: --plot (built without cairo)"
+  else fail "--plot exited non-zero: $(head -c 300 "$work/plot.out")"; fi
+fi
+
+bad no-source "exactly one of" -b 1K
+bad two-sources "exactly one of" --preset dgx-h100 --fabric colossus:100k
+bad unknown-fabric "colossus:100k" --fabric no-such-fabric
+bad unknown-preset "dgx-h100" --preset no-such-machine
+bad bad-size "bad size" --preset dgx-h100 -b 12Q
+bad reversed "larger than" --preset dgx-h100 -b 1G -e 1K
+bad unknown-algo "known:" --preset dgx-h100 --algos warp-drive
+bad unknown-collective "unknown collective" --preset dgx-h100 -c alltoall
+
+if [[ $failures -ne 0 ]]; then
+  echo "$failures failure(s)"
+  exit 1
+fi
+echo "strata-plan: all checks passed"
