@@ -43,7 +43,13 @@ void writeLinePlotPng(const std::string& path, const std::string& title, const s
     }
   STRATA_CHECK(xmin < INFINITY, strataInvalidArgument, "nothing to plot");
   if (xmax <= xmin) xmax = xmin * 2;
-  ymax = ymax <= 0 ? 1 : ymax * 1.08;
+  // A round top: 1, 2 or 5 times a power of ten, five grid steps.
+  {
+    const double raw = (ymax <= 0 ? 1 : ymax * 1.05) / 5;
+    const double mag = std::pow(10, std::floor(std::log10(raw)));
+    const double step = raw <= mag ? mag : raw <= 2 * mag ? 2 * mag : raw <= 5 * mag ? 5 * mag : 10 * mag;
+    ymax = step * 5;
+  }
   const double lx0 = std::log2(xmin), lx1 = std::log2(xmax);
   auto px = [&](double x) { return left + (std::log2(x) - lx0) / (lx1 - lx0) * (width - left - right); };
   auto py = [&](double y) { return height - bottom - y / ymax * (height - top - bottom); };
@@ -75,7 +81,7 @@ void writeLinePlotPng(const std::string& path, const std::string& title, const s
     cairo_stroke(cr);
     cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
     cairo_move_to(cr, 10, y + 4);
-    cairo_show_text(cr, fmt::format("{:.4g}", yv).c_str());
+    cairo_show_text(cr, fmt::format("{:g}", yv).c_str());
   }
   cairo_set_source_rgb(cr, 0, 0, 0);
   cairo_rectangle(cr, left, top, width - left - right, height - top - bottom);
@@ -92,11 +98,17 @@ void writeLinePlotPng(const std::string& path, const std::string& title, const s
   cairo_show_text(cr, title.c_str());
 
   cairo_set_font_size(cr, 12);
+  size_t drawn = 0;
   for (size_t si = 0; si < series.size(); ++si) {
     const Series& s = series[si];
-    const double* c = kColours[si % 8];
+    if (std::all_of(s.y.begin(), s.y.end(), [](double y) { return std::isnan(y); })) continue;
+    const size_t index = drawn++;
+    const double* c = kColours[index % 8];
     cairo_set_source_rgb(cr, c[0], c[1], c[2]);
     cairo_set_line_width(cr, 2);
+    // Past eight series the colours repeat: dashes tell them apart.
+    const double dash[] = {6, 4};
+    cairo_set_dash(cr, dash, index >= 8 ? 2 : 0, 0);
     bool pen = false;
     for (size_t i = 0; i < s.x.size(); ++i) {
       if (std::isnan(s.y[i])) {
@@ -108,14 +120,19 @@ void writeLinePlotPng(const std::string& path, const std::string& title, const s
       pen = true;
     }
     cairo_stroke(cr);
+    cairo_set_dash(cr, nullptr, 0, 0);
     for (size_t i = 0; i < s.x.size(); ++i)
       if (!std::isnan(s.y[i])) {
         cairo_arc(cr, px(s.x[i]), py(s.y[i]), 2.5, 0, 2 * M_PI);
         cairo_fill(cr);
       }
-    double ly = top + 20 + 22 * si;
-    cairo_rectangle(cr, width - right + 15, ly - 8, 20, 4);
-    cairo_fill(cr);
+    double ly = top + 20 + 22 * double(index);
+    cairo_set_dash(cr, dash, index >= 8 ? 2 : 0, 0);
+    cairo_set_line_width(cr, 3);
+    cairo_move_to(cr, width - right + 12, ly - 6);
+    cairo_line_to(cr, width - right + 36, ly - 6);
+    cairo_stroke(cr);
+    cairo_set_dash(cr, nullptr, 0, 0);
     cairo_set_source_rgb(cr, 0, 0, 0);
     cairo_move_to(cr, width - right + 42, ly - 2);
     cairo_show_text(cr, s.name.c_str());

@@ -4,6 +4,8 @@
 // with each algorithm forced. Every element is checked exactly.
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include <cstring>
 
 #include "support/comm_threads.h"
@@ -81,7 +83,9 @@ TEST_P(AllReduceThreadsLarge, SixtyFourMiBFloat32Sum) {
     ASSERT_EQ(strataAllReduce(send.data(), recv.data(), count, strataFloat32, strataSum, comm, nullptr),
               strataSuccess) << strataGetLastError(comm);
     EXPECT_EQ(verify::countWrong(recv.data(), count, strataFloat32, strataSum, 2, 99), 0u);
-    EXPECT_STREQ(strataCommLastAlgorithm(comm), "ring/shm");
+    // A bandwidth-optimal algorithm ran (the cost model picks which): not the one-shot.
+    const std::string algo = strataCommLastAlgorithm(comm);
+    EXPECT_TRUE(algo == "ring/shm" || algo == "hd/shm" || algo == "radix-hd/shm") << algo;
   });
 }
 
