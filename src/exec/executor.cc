@@ -116,7 +116,7 @@ void Executor::runReduceAll(Run& r, const Phase& p, size_t bytes) {
   r.forPieces(st0, [&](uint32_t b, size_t begin, size_t n, size_t off) {
     char* out = r.outputAt(b, begin);
     if (p.iterations == 1) {
-      std::memcpy(out, sources_[0] + off, n * s.elemBytes);
+      std::memcpy(out, static_cast<const char*>(sources_[0]) + off, n * s.elemBytes);
     } else {
       reduce(out, static_cast<const char*>(sources_[0]) + off,
              static_cast<const char*>(sources_[1]) + off, n, s.type, s.op);
