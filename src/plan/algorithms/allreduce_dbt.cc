@@ -28,14 +28,12 @@ double estimateSeconds(const PlanRequest& r) {
 }
 
 Schedule build(const PlanRequest& request) {
-  Schedule s = scheduleSkeleton(request, "dbt");
   const int n = request.nranks;
-  s.nblocks = doubleBinaryTreeBlocksFor(n);
-  s.blockElems = blockElemsFor(request.count, s.nblocks, std::max<size_t>(1, 64 / request.elemBytes));
-  // One block per message (nblocks = 2), so the pipeline's chunk fits the slot as it is.
-  const size_t maxBlocks = doubleBinaryTreeMaxBlocksPerStep(n, s.nblocks);
-  s.chunkElems = std::max<size_t>(
-      1, std::min(chunkElemsFor(request), request.messageBytes / request.elemBytes / maxBlocks));
+  const uint32_t nblocks = doubleBinaryTreeBlocksFor(n);
+  Schedule s =
+      patternSkeleton(request, "dbt", nblocks, doubleBinaryTreeMaxBlocksPerStep(n, nblocks));
+  // The pipeline's own chunk, when smaller than the slot (pipeline.h).
+  s.chunkElems = std::max<size_t>(1, std::min(chunkElemsFor(request), s.chunkElems));
   appendDoubleBinaryTree(s, s.groups[0], 0, s.nblocks, 0);
   return s;
 }

@@ -20,15 +20,10 @@ double estimateSeconds(const PlanRequest& r) {
 }
 
 Schedule build(const PlanRequest& request) {
-  Schedule s = scheduleSkeleton(request, "hd");
   const int n = request.nranks;
-  s.nblocks = halvingDoublingBlocksFor(n);
-  // Blocks start on 64-byte boundaries so that the kernels run aligned.
-  s.blockElems =
-      blockElemsFor(request.count, s.nblocks, std::max<size_t>(1, 64 / request.elemBytes));
-  // Every message fits one slot: the largest step carries this many blocks' chunks.
-  const size_t maxBlocks = halvingDoublingMaxBlocksPerStep(n, s.nblocks);
-  s.chunkElems = std::max<size_t>(1, request.messageBytes / request.elemBytes / maxBlocks);
+  const uint32_t nblocks = halvingDoublingBlocksFor(n);
+  Schedule s =
+      patternSkeleton(request, "hd", nblocks, halvingDoublingMaxBlocksPerStep(n, nblocks));
   appendHalvingDoubling(s, s.groups[0], 0, s.nblocks, 0);
   return s;
 }

@@ -16,12 +16,9 @@ namespace {
 int tierOf(const PlanRequest& r) { return r.nhosts() > 1 ? 0 : -1; }
 
 Schedule buildHd(const PlanRequest& req) {
-  Schedule s = scheduleSkeleton(req, "radix-hd");
   const int n = req.nranks;
-  s.nblocks = mixedRadixBlocksFor(n);
-  s.blockElems = blockElemsFor(req.count, s.nblocks, std::max<size_t>(1, 64 / req.elemBytes));
-  s.chunkElems = std::max<size_t>(
-      1, req.messageBytes / req.elemBytes / mixedRadixMaxBlocksPerStep(n, s.nblocks));
+  const uint32_t nblocks = mixedRadixBlocksFor(n);
+  Schedule s = patternSkeleton(req, "radix-hd", nblocks, mixedRadixMaxBlocksPerStep(n, nblocks));
   appendMixedRadixHalvingDoubling(s, s.groups[0], 0, s.nblocks, 0);
   return s;
 }

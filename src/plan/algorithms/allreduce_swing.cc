@@ -18,15 +18,9 @@ double estimateSeconds(const PlanRequest& r) {
 }
 
 Schedule build(const PlanRequest& request) {
-  Schedule s = scheduleSkeleton(request, "swing");
   const int n = request.nranks;
-  s.nblocks = swingBlocksFor(n);
-  // Blocks start on 64-byte boundaries so that the kernels run aligned.
-  s.blockElems =
-      blockElemsFor(request.count, s.nblocks, std::max<size_t>(1, 64 / request.elemBytes));
-  // Every message fits one slot: the largest step carries this many blocks' chunks.
-  const size_t maxBlocks = swingMaxBlocksPerStep(n, s.nblocks);
-  s.chunkElems = std::max<size_t>(1, request.messageBytes / request.elemBytes / maxBlocks);
+  const uint32_t nblocks = swingBlocksFor(n);
+  Schedule s = patternSkeleton(request, "swing", nblocks, swingMaxBlocksPerStep(n, nblocks));
   appendSwing(s, s.groups[0], 0, s.nblocks, 0);
   return s;
 }

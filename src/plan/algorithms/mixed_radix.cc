@@ -10,15 +10,6 @@
 namespace strata {
 namespace {
 
-StepArgs row(int sendPeer, int recvPeer, uint32_t first, uint32_t count) {
-  StepArgs a;
-  a.sendPeer = sendPeer;
-  a.recvPeer = recvPeer;
-  a.blockFirst = first;
-  a.blockCount = count;
-  return a;
-}
-
 // Logical block j (of m) is schedule blocks [at(j), at(j+1)) of the pattern's range: any
 // blockCount works and a range of logical blocks stays a range of blocks.
 struct BlockMap {
@@ -26,16 +17,27 @@ struct BlockMap {
   int m;
   uint32_t at(int64_t j) const { return base + uint32_t(uint64_t(j) * count / uint64_t(m)); }
   StepArgs span(int send, int recv, BlockSpan s) const {
-    return row(send, recv, at(s.first), at(int64_t(s.first) + s.size) - at(s.first));
+    return {send, recv, at(s.first), at(int64_t(s.first) + s.size) - at(s.first)};
   }
 };
 
 void localCopy(Schedule& s, uint32_t base, uint32_t count, uint8_t firstFlags) {
   addTablePhase(s, StepKind::LocalCopy, uint8_t(firstFlags | kFinalize));
-  addRow(s, row(-1, -1, base, count));
+  addRow(s, StepArgs{-1, -1, base, count});
 }
 
 }  // namespace
+
+Schedule patternSkeleton(const PlanRequest& request, const char* name, uint32_t nblocks,
+                         uint32_t maxBlocksPerStep) {
+  Schedule s = scheduleSkeleton(request, name);
+  s.nblocks = nblocks;
+  s.blockElems =
+      blockElemsFor(request.count, nblocks, std::max<size_t>(1, 64 / request.elemBytes));
+  s.chunkElems = std::max<size_t>(
+      1, request.messageBytes / request.elemBytes / std::max<uint32_t>(1, maxBlocksPerStep));
+  return s;
+}
 
 bool mixedRadixSupports(int groupSize) { return largestPrimeFactor(groupSize) <= 64; }
 
@@ -54,7 +56,7 @@ void appendMixedRadixReduceScatter(Schedule& s, const RankGroup& group, uint32_t
   if (m <= 1) {
     if (finalize || !(firstFlags & kFromOutput)) {
       addTablePhase(s, StepKind::LocalCopy, uint8_t(firstFlags | (finalize ? kFinalize : 0)));
-      addRow(s, row(-1, -1, blockBase, blockCount));
+      addRow(s, StepArgs{-1, -1, blockBase, blockCount});
     }
     return;
   }
@@ -120,20 +122,6 @@ void appendMixedRadixAllGather(Schedule& s, const RankGroup& group, uint32_t blo
   }
 }
 
-uint32_t mixedRadixKeptFirst(const RankGroup& group, uint32_t blockBase, uint32_t blockCount,
-                             uint32_t* count) {
-  const int m = group.size;
-  if (m <= 1) {
-    *count = blockCount;
-    return blockBase;
-  }
-  const std::vector<int> radices = mixedRadices(m, kMaxRadix);
-  const BlockSpan kept = mixedRadixKept(group.self, radices, int(radices.size()) - 1);
-  const BlockMap map{blockBase, blockCount, m};
-  *count = map.at(int64_t(kept.first) + kept.size) - map.at(kept.first);
-  return map.at(kept.first);
-}
-
 void appendMixedRadixHalvingDoubling(Schedule& s, const RankGroup& group, uint32_t blockBase,
                                      uint32_t blockCount, uint8_t firstFlags) {
   if (group.size <= 1) return localCopy(s, blockBase, blockCount, firstFlags);
@@ -153,13 +141,14 @@ void appendMixedRadixDoubling(Schedule& s, const RankGroup& group, uint32_t bloc
     const uint8_t local = st == 0 ? firstFlags : uint8_t(kFromOutput);
     addTablePhase(s, StepKind::Send, local);
     for (int o = 1; o < r; ++o)
-      addRow(s, row(group.member(mixedRadixPeer(self, weight, r, (d + o) % r)), -1, blockBase,
-                    blockCount));
+      addRow(s, StepArgs{group.member(mixedRadixPeer(self, weight, r, (d + o) % r)), -1,
+                         blockBase, blockCount});
     // Every member of the digit group reduces the same r partial results in digit order.
     const bool last = st + 1 == radices.size();
     addTablePhase(s, StepKind::RecvReduceAll, uint8_t(local | (last ? kFinalize : 0)));
     for (int j = 0; j < r; ++j)
-      addRow(s, row(-1, group.member(mixedRadixPeer(self, weight, r, j)), blockBase, blockCount));
+      addRow(s, StepArgs{-1, group.member(mixedRadixPeer(self, weight, r, j)), blockBase,
+                         blockCount});
     weight *= r;
   }
 }

@@ -15,9 +15,16 @@
 
 #include "plan/algorithms/ring_phases.h"
 #include "plan/cost_model.h"
+#include "plan/registry.h"
 #include "plan/schedule.h"
 
 namespace strata {
+
+// The skeleton of an all-reduce over the whole communicator by one pattern: nblocks blocks on
+// 64-byte boundaries (so that the kernels run aligned), and chunks small enough that the
+// pattern's largest step, maxBlocksPerStep blocks' worth, fits one transport message.
+Schedule patternSkeleton(const PlanRequest& request, const char* name, uint32_t nblocks,
+                         uint32_t maxBlocksPerStep);
 
 // Recursive halving-doubling (Rabenseifner) for any group size: the ranks beyond the largest power
 // of two p first fold their data into a partner, p ranks reduce-scatter by halving and all-gather
@@ -93,14 +100,13 @@ uint32_t mixedRadixMaxBlocksPerStep(int groupSize, uint32_t blockCount);
 void appendMixedRadixHalvingDoubling(Schedule& s, const RankGroup& group, uint32_t blockBase,
                                      uint32_t blockCount, uint8_t firstFlags);
 // Its two halves. After the reduce-scatter, this rank holds (finalized only if asked) the blocks
-// mixedRadixKeptFirst returns; the all-gather starts from there. With one radix (a group of at
+// of mixedRadixKept's last step; the all-gather starts from there. With one radix (a group of at
 // most kMaxRadix) each is a single direct exchange: every rank sends to every other at once.
 void appendMixedRadixReduceScatter(Schedule& s, const RankGroup& group, uint32_t blockBase,
                                    uint32_t blockCount, uint8_t firstFlags, bool finalize);
 void appendMixedRadixAllGather(Schedule& s, const RankGroup& group, uint32_t blockBase,
                                uint32_t blockCount);
-uint32_t mixedRadixKeptFirst(const RankGroup& group, uint32_t blockBase, uint32_t blockCount,
-                             uint32_t* count);
+
 double mixedRadixHalvingDoublingSeconds(const CostModel& m, int groupSize, double bytes, int tier,
                                         size_t messageBytes);
 
