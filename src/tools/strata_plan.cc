@@ -258,8 +258,10 @@ void explain(const Target& t, Collective c, const Row& row) {
         std::string where = peer >= 0 && peer != s.rank
                                 ? levels[std::clamp<int>(g.route(0, peer, t.routing, 0).level, 0, 3)]
                                 : "self";
-        peers += fmt::format("{}{}->{}/{}<- ({}) blocks {}+{}", it ? "; " : "", st.sendPeer,
-                             "", st.recvPeer, where, st.blockFirst, st.blockCount);
+        auto rankText = [](int r) { return r < 0 ? std::string("-") : std::to_string(r); };
+        peers += fmt::format("{}to {} from {} ({}) blocks {}+{}", it ? "; " : "",
+                             rankText(st.sendPeer), rankText(st.recvPeer), where, st.blockFirst,
+                             st.blockCount);
       }
     }
     fmt::print("  phase {:2} {:22} x{:<6} {}{}{} {:>10} moved  {}{}\n", i, stepKindName(p.kind),
