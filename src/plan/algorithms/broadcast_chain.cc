@@ -17,11 +17,8 @@ double estimateSeconds(const PlanRequest& r) {
 }
 
 Schedule build(const PlanRequest& request) {
-  Schedule s = scheduleSkeleton(request, "chain");
   const int n = request.nranks;
-  s.nblocks = 1;
-  s.blockElems = request.count;
-  s.chunkElems = pipelineChunkElems(request, n - 1);
+  Schedule s = pipelineSkeleton(request, "chain", n - 1);
   const bool root = request.rank == request.root;
   if (!root) s.input = BufferWindow{0, 0};  // the input of a non-root rank may be NULL
   const ChainLinks l = chainLinks(request.rank, request.root, n);

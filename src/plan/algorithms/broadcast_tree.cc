@@ -18,11 +18,8 @@ double estimateSeconds(const PlanRequest& r) {
 }
 
 Schedule build(const PlanRequest& request) {
-  Schedule s = scheduleSkeleton(request, "tree");
   const int n = request.nranks;
-  s.nblocks = 1;
-  s.blockElems = request.count;
-  s.chunkElems = pipelineChunkElems(request, binaryTreeDepth(n));
+  Schedule s = pipelineSkeleton(request, "tree", binaryTreeDepth(n));
   const TreeLinks l = binaryTreeLinks(request.rank, request.root, n);
   int firstSend = 0;  // children served by a Send phase from here on
   if (l.parent < 0) {

@@ -30,6 +30,16 @@ inline size_t pipelineChunkElems(const PlanRequest& r, int depth) {
   return std::clamp<size_t>(elems, 1, maxElems);
 }
 
+// The skeleton of a pipeline over the whole buffer as one block: chunks sized as above for a
+// pipeline `depth` hops deep.
+inline Schedule pipelineSkeleton(const PlanRequest& r, const char* name, int depth) {
+  Schedule s = scheduleSkeleton(r, name);
+  s.nblocks = 1;
+  s.blockElems = r.count;
+  s.chunkElems = pipelineChunkElems(r, depth);
+  return s;
+}
+
 // Seconds for the pipeline: (depth + chunks - 1) hand-offs of `sendsPerHop` messages each (a
 // binary tree's interior rank sends each chunk twice), plus `reduce` passes over each chunk.
 inline double pipelineSeconds(const PlanRequest& r, int depth, double sendsPerHop, bool reduce) {

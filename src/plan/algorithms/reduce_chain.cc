@@ -18,11 +18,8 @@ double estimateSeconds(const PlanRequest& r) {
 }
 
 Schedule build(const PlanRequest& request) {
-  Schedule s = scheduleSkeleton(request, "chain");
   const int n = request.nranks;
-  s.nblocks = 1;
-  s.blockElems = request.count;
-  s.chunkElems = pipelineChunkElems(request, n - 1);
+  Schedule s = pipelineSkeleton(request, "chain", n - 1);
   const ChainLinks l = chainLinks(request.rank, request.root, n);
   if (request.rank != request.root) s.output = BufferWindow{0, 0};  // writes go to scratch
   if (n == 1) {

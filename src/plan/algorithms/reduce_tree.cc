@@ -18,11 +18,8 @@ double estimateSeconds(const PlanRequest& r) {
 }
 
 Schedule build(const PlanRequest& request) {
-  Schedule s = scheduleSkeleton(request, "tree");
   const int n = request.nranks;
-  s.nblocks = 1;
-  s.blockElems = request.count;
-  s.chunkElems = pipelineChunkElems(request, binaryTreeDepth(n));
+  Schedule s = pipelineSkeleton(request, "tree", binaryTreeDepth(n));
   const TreeLinks l = binaryTreeLinks(request.rank, request.root, n);
   const bool root = l.parent < 0;
   if (!root) s.output = BufferWindow{0, 0};  // partial sums go to scratch
