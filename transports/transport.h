@@ -53,6 +53,11 @@ class Transport {
   // Channels to / from a peer rank (a communicator rank). The transport owns them.
   virtual SendChannel& sendChannel(int peer) = 0;
   virtual RecvChannel& recvChannel(int peer) = 0;
+  // Moves posted data that has not left yet, without waiting; true while some remains. A
+  // transport that hands data over inside post() (shared memory) has nothing to do. For one that
+  // queues bytes (TCP), a rank whose last step was a post must call this until false before its
+  // collective completes, or its peer may wait for bytes that never leave.
+  virtual bool progress() { return false; }
 };
 
 }  // namespace strata

@@ -107,11 +107,16 @@ typedef struct {
    * to exercise the hierarchical algorithms on one machine (the transport stays shared memory).
    * nranks must be a multiple of it. 0: the real hosts; default STRATA_RANKS_PER_HOST. */
   int ranksPerHost;
+  /* Added after ranksPerHost. How ranks reach each other: "auto" (shared memory inside a host,
+   * TCP between hosts), "shm" (one host only) or "tcp" (every pair, even on one host); default
+   * STRATA_TRANSPORT. tcpStreams: TCP connections per pair of ranks; default STRATA_TCP_STREAMS. */
+  const char* transport;
+  int tcpStreams;
 } strataConfig_t;
 
 #define STRATA_CONFIG_MAGIC 0x5354524bu
 #define STRATA_CONFIG_INITIALIZER \
-  { sizeof(strataConfig_t), STRATA_CONFIG_MAGIC, STRATA_VERSION_CODE, 1, -1.0, -1, -1, NULL, -1, NULL, -1, -1 }
+  { sizeof(strataConfig_t), STRATA_CONFIG_MAGIC, STRATA_VERSION_CODE, 1, -1.0, -1, -1, NULL, -1, NULL, -1, -1, NULL, -1 }
 
 /* Version of the library that is linked (STRATA_VERSION_CODE at its build). */
 strataResult_t strataGetVersion(int* version);

@@ -9,7 +9,9 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "plan/registry.h"
+#include "transports/routed_transport.h"
 #include "transports/shm/shm_transport.h"
+#include "transports/tcp/tcp_transport.h"
 
 namespace strata {
 namespace {
@@ -47,10 +49,16 @@ Comm::Comm(const strataUniqueId& id, int nranks, int rank, const Config& config,
   bootstrap_->allGather(places.data(), sizeof(PlaceInfo));
   topology_ = CommTopology(std::move(places));
   const std::vector<int>& localRanks = topology_.ranksOnHost(topology_.hostOf(rank));
-  STRATA_CHECK(topology_.hostCount() == 1, strataInvalidUsage,
-               "the communicator spans {} hosts, but this build of Strata connects ranks of one "
-               "host only (shared memory); the TCP and UCX transports come in a later release",
+  STRATA_CHECK(config_.transport != "shm" || topology_.hostCount() == 1, strataInvalidUsage,
+               "STRATA_TRANSPORT=shm, but the communicator spans {} hosts: shared memory reaches "
+               "the ranks of one host only (use auto or tcp)",
                topology_.hostCount());
+  if (topology_.hostCount() > 1) {
+    // The real hosts shape the hierarchical schedules.
+    std::vector<int> hostOfRank(static_cast<size_t>(nranks));
+    for (int r = 0; r < nranks; ++r) hostOfRank[size_t(r)] = topology_.hostOf(r);
+    layout_ = std::make_shared<RankLayout>(RankLayout::fromHostOfRank(hostOfRank));
+  }
 
   if (config_.ranksPerHost > 0) {
     STRATA_CHECK(nranks % config_.ranksPerHost == 0, strataInvalidArgument,
@@ -67,21 +75,53 @@ Comm::Comm(const strataUniqueId& id, int nranks, int rank, const Config& config,
     config_.spinCount = static_cast<int>(localRanks.size()) > online ? kOversubscribedSpins : kDedicatedSpins;
   }
 
-  ShmOptions shm;
-  // Unique per communicator: derived from the id, whose secret is random.
-  shm.segmentPrefix = fmt::format("/strata-{:016x}", hashBytes(&id, sizeof(id)));
-  shm.rank = rank;
-  shm.nranks = nranks;
-  shm.localRanks = localRanks;
-  shm.slotBytes = static_cast<size_t>(config.chunkBytes);
-  shm.depth = config.fifoDepth;
-  transport_ = std::make_unique<ShmTransport>(shm, [this] { bootstrap_->barrier(); });
+  transport_ = connectTransports(id, localRanks);
   executor_ = std::make_unique<Executor>(*transport_, config_, abortFlag_);
   slotStores_ = config_.slotStores == "streaming" ? SlotStores::Streaming : SlotStores::Cached;
   tuneSlotStores_ = config_.slotStores == "auto";
   log(LogLevel::Info, "rank {}/{} ready on {}, {} local ranks, transport {}", rank, nranks,
       describe(peers_[rank]), localRanks.size(), transport_->name());
   if (rank == 0) log(LogLevel::Info, "{}", topology_.describe());
+}
+
+// Shared memory to the ranks of this host, TCP to the others (or to all, with
+// STRATA_TRANSPORT=tcp). Both constructors are collective over the communicator, so every rank
+// builds each transport that any rank needs, with its own (possibly empty) set of peers.
+std::unique_ptr<Transport> Comm::connectTransports(const strataUniqueId& id, const std::vector<int>& localRanks) {
+  const bool allTcp = config_.transport == "tcp";
+  std::vector<std::unique_ptr<Transport>> transports;
+  std::vector<int> route(size_t(nranks_), -1);
+
+  ShmOptions shm;
+  // Unique per communicator: derived from the id, whose secret is random.
+  shm.segmentPrefix = fmt::format("/strata-{:016x}", hashBytes(&id, sizeof(id)));
+  shm.rank = rank_;
+  shm.nranks = nranks_;
+  shm.localRanks = allTcp ? std::vector<int>{rank_} : localRanks;
+  shm.slotBytes = static_cast<size_t>(config_.chunkBytes);
+  shm.depth = config_.fifoDepth;
+  transports.push_back(std::make_unique<ShmTransport>(shm, [this] { bootstrap_->barrier(); }));
+  for (int r : shm.localRanks)
+    if (r != rank_) route[size_t(r)] = 0;
+
+  if (nranks_ > 1 && (allTcp || topology_.hostCount() > 1)) {
+    TcpOptions tcp;
+    tcp.rank = rank_;
+    tcp.nranks = nranks_;
+    for (int r = 0; r < nranks_; ++r)
+      if (r != rank_ && route[size_t(r)] < 0) tcp.peers.push_back(r);
+    tcp.slotBytes = static_cast<size_t>(config_.chunkBytes);
+    tcp.depth = config_.fifoDepth;
+    tcp.streams = config_.tcpStreams;
+    tcp.timeoutSec = config_.timeoutSec;
+    tcp.abortFlag = abortFlag_;
+    const UniqueIdData data = decodeUniqueId(id);
+    std::copy(std::begin(data.secret), std::end(data.secret), tcp.secret.begin());
+    transports.push_back(std::make_unique<TcpTransport>(
+        tcp, [this](void* d, size_t bytesPerRank) { bootstrap_->allGather(d, bytesPerRank); }));
+    for (int r : tcp.peers) route[size_t(r)] = 1;
+  }
+  return std::make_unique<RoutedTransport>(std::move(transports), std::move(route));
 }
 
 Comm::~Comm() = default;

@@ -45,6 +45,7 @@ class Comm {
   const std::string& lastAlgorithm() const { return lastAlgorithm_; }
 
  private:
+  std::unique_ptr<Transport> connectTransports(const strataUniqueId& id, const std::vector<int>& localRanks);
   const Schedule& schedule(Collective collective, size_t count, strataDataType_t type,
                            strataRedOp_t op, int root);
 

@@ -27,7 +27,10 @@ constexpr size_t kFirstConfigSize = offsetof(strataConfig_t, ranksPerHost);
   X(spinCount, "STRATA_SPIN_COUNT", "-1",                                                     \
     "polls a waiting rank spins before it yields; -1: 2000, or 20 when a host has more ranks than CPUs") \
   X(ranksPerHost, "STRATA_RANKS_PER_HOST", "0",                                                 \
-    "plan as if every k consecutive ranks formed a host (tests the hierarchical algorithms on one machine); 0: the real hosts")
+    "plan as if every k consecutive ranks formed a host (tests the hierarchical algorithms on one machine); 0: the real hosts") \
+  X(transport, "STRATA_TRANSPORT", "auto",                                                      \
+    "how ranks reach each other: auto (shared memory inside a host, TCP between hosts), shm, or tcp (every pair)") \
+  X(tcpStreams, "STRATA_TCP_STREAMS", "2", "TCP connections per pair of ranks")
 
 template <typename T>
 T parse(const char* env, const char* text);
@@ -131,6 +134,10 @@ Config resolveConfig(const strataConfig_t* user) {
   STRATA_CHECK(c.slotStores == "auto" || c.slotStores == "cached" || c.slotStores == "streaming",
                strataInvalidArgument, "slot stores must be auto, cached or streaming, got '{}'", c.slotStores);
   STRATA_CHECK(c.spinCount >= -1, strataInvalidArgument, "spin count must be >= 0 (or -1: automatic)");
+  STRATA_CHECK(c.transport == "auto" || c.transport == "shm" || c.transport == "tcp", strataInvalidArgument,
+               "transport must be auto, shm or tcp, got '{}'", c.transport);
+  STRATA_CHECK(c.tcpStreams >= 1 && c.tcpStreams <= 64, strataInvalidArgument,
+               "TCP streams per peer must be in [1, 64], got {}", c.tcpStreams);
   return c;
 }
 

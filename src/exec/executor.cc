@@ -21,23 +21,38 @@ struct Executor::Run {
   const std::atomic<bool>* abortFlag;
   int spinCount;
   Transport& transport;
-  // Where we are, for the error text of a wait that fails.
-  size_t chunk = 0;
-  size_t phaseIndex = 0;
-  uint32_t iteration = 0;
+  bool concurrent = false;  // one walker per lane
+  size_t chunks = 0;
+  size_t steps = 0;  // chunks + the largest lag: the walk's t range
 
-  std::string where() const {
-    const Phase& p = s.phases[phaseIndex];
+  // Where walker w is, for error texts.
+  std::string where(const Walker& w) const {
+    if (w.finished || w.k >= w.phases.size())
+      return fmt::format("{} #{} ({}), finished", s.collective, sequence, s.algorithm);
+    const uint32_t pi = w.phases[w.k];
+    const Phase& p = s.phases[pi];
     return fmt::format("{} #{} ({}, {} elements of {}), phase {} {} iteration {} chunk {}",
-                       s.collective, sequence, s.algorithm, s.count, strataTypeName(s.type),
-                       phaseIndex, stepKindName(p.kind), iteration, chunk);
+                       s.collective, sequence, s.algorithm, s.count, strataTypeName(s.type), pi,
+                       stepKindName(p.kind), w.iteration, w.t - p.chunkLag);
+  }
+  std::string waitText(const Walker& w) const {
+    switch (w.wait) {
+      case Walker::Wait::Slot:
+        return fmt::format("a free slot to rank {} in {}", w.waitPeer, where(w));
+      case Walker::Wait::Data:
+        return fmt::format("data from rank {} in {}", w.waitPeer, where(w));
+      case Walker::Wait::Chunk:
+        return fmt::format("phase {} to finish the same chunk in {}", w.waitPeer, where(w));
+      case Walker::Wait::Nothing: break;
+    }
+    return where(w);
   }
 
   // Where element `begin` of block `block` lives in the user's buffers.
-  const char* inputAt(size_t block, size_t begin) const {
+  const char* inputAt(const Walker& w, size_t block, size_t begin) const {
     if (s.input.whole()) return input + begin * s.elemBytes;
     STRATA_CHECK(s.input.contains(uint32_t(block)), strataInternalError,
-                 "{} reads block {} outside its input in {}", s.algorithm, block, where());
+                 "{} reads block {} outside its input in {}", s.algorithm, block, where(w));
     return input + (begin - size_t(s.input.firstBlock) * s.blockElems) * s.elemBytes;
   }
   char* outputAt(size_t block, size_t begin) const {
@@ -46,29 +61,34 @@ struct Executor::Run {
       return output + (begin - size_t(s.output.firstBlock) * s.blockElems) * s.elemBytes;
     return scratch + begin * s.elemBytes;
   }
-  const char* localAt(const Phase& p, size_t block, size_t begin) const {
-    return (p.flags & kFromOutput) ? outputAt(block, begin) : inputAt(block, begin);
+  const char* localAt(const Walker& w, const Phase& p, size_t block, size_t begin) const {
+    return (p.flags & kFromOutput) ? outputAt(block, begin) : inputAt(w, block, begin);
   }
 
-  void* waitSlot(int peer, size_t bytes) {
-    SendChannel& ch = transport.sendChannel(peer);
-    void* slot = nullptr;
-    waitUntil([&] { return (slot = ch.trySlot(bytes)) != nullptr; }, deadline, abortFlag, spinCount,
-              [&] { return fmt::format("a free slot to rank {} in {}", peer, where()); });
-    return slot;
+  // A slot for `bytes` to `peer`, or nullptr (and the walker notes the wait).
+  char* trySlot(Walker& w, int peer, size_t bytes) {
+    void* slot = transport.sendChannel(peer).trySlot(bytes);
+    if (!slot) {
+      w.wait = Walker::Wait::Slot;
+      w.waitPeer = peer;
+    }
+    return static_cast<char*>(slot);
   }
   void post(int peer, size_t bytes) { transport.sendChannel(peer).post(bytes); }
 
-  const char* waitMessage(int peer, size_t expectBytes) {
-    RecvChannel& ch = transport.recvChannel(peer);
-    const void* msg = nullptr;
+  // The next message from `peer` if it has arrived, checked to be `expectBytes` long.
+  const char* tryMessage(Walker& w, int peer, size_t expectBytes) {
     size_t bytes = 0;
-    waitUntil([&] { return (msg = ch.tryPeek(&bytes)) != nullptr; }, deadline, abortFlag,
-              spinCount, [&] { return fmt::format("data from rank {} in {}", peer, where()); });
+    const void* msg = transport.recvChannel(peer).tryPeek(&bytes);
+    if (!msg) {
+      w.wait = Walker::Wait::Data;
+      w.waitPeer = peer;
+      return nullptr;
+    }
     STRATA_CHECK(bytes == expectBytes, strataInvalidUsage,
                  "rank {} sent {} bytes where rank {} expected {} in {}: do all ranks call the same "
                  "collective with the same count, datatype and root?",
-                 peer, bytes, s.rank, expectBytes, where());
+                 peer, bytes, s.rank, expectBytes, where(w));
     return static_cast<const char*>(msg);
   }
   void release(int peer) { transport.recvChannel(peer).release(); }
@@ -81,7 +101,7 @@ struct Executor::Run {
   // Calls f(block, begin, n, offsetBytes) for chunk `chunk` of every non-empty block of the
   // range, offsetBytes being its place in the packed message.
   template <typename F>
-  void forPieces(const StepInstance& st, F&& f) const {
+  void forPieces(const StepInstance& st, size_t chunk, F&& f) const {
     size_t offset = 0;
     for (uint32_t b = st.blockFirst; b < st.blockFirst + st.blockCount; ++b) {
       size_t begin = 0;
@@ -93,41 +113,187 @@ struct Executor::Run {
   }
 };
 
-// Reduces chunk `run.chunk` of the phase's blocks over every group member in the phase's order:
-// the sources are the members' messages and this rank's own data, held in place until all have
-// arrived.
-void Executor::runReduceAll(Run& r, const Phase& p, size_t bytes) {
+// Reduces chunk `chunk` of the phase's blocks over every group member in the phase's order: the
+// sources are the members' messages and this rank's own data, held in place until all have
+// arrived. False (nothing done) while a message is missing.
+bool Executor::tryReduceAll(Run& r, Walker& w, const Phase& p, size_t chunk, size_t bytes) {
   const Schedule& s = r.s;
-  const StepInstance st0 = s.step(p, 0);
-  sources_.assign(p.iterations, nullptr);
+  w.sources.assign(p.iterations, nullptr);
   uint32_t selfPosition = 0;
-  for (r.iteration = 0; r.iteration < p.iterations; ++r.iteration) {
-    const int from = s.step(p, r.iteration).recvPeer;
-    if (from == s.rank) selfPosition = r.iteration;
-    else sources_[r.iteration] = r.waitMessage(from, bytes);
+  for (w.iteration = 0; w.iteration < p.iterations; ++w.iteration) {
+    const int from = s.step(p, w.iteration).recvPeer;
+    if (from == s.rank) selfPosition = w.iteration;
+    else if (!(w.sources[w.iteration] = r.tryMessage(w, from, bytes))) return false;
   }
+  w.iteration = 0;
+  const StepInstance st0 = s.step(p, 0);
   // Own data, packed like the messages. In place, the output would be overwritten before this
   // rank's turn in the order comes, so it is copied out first.
-  if (scratch_.size() < bytes) scratch_.resize(bytes);
-  r.forPieces(st0, [&](uint32_t b, size_t begin, size_t n, size_t off) {
-    std::memcpy(scratch_.data() + off, r.localAt(p, b, begin), n * s.elemBytes);
+  if (w.own.size() < bytes) w.own.resize(bytes);
+  r.forPieces(st0, chunk, [&](uint32_t b, size_t begin, size_t n, size_t off) {
+    std::memcpy(w.own.data() + off, r.localAt(w, p, b, begin), n * s.elemBytes);
   });
-  sources_[selfPosition] = scratch_.data();
-  r.forPieces(st0, [&](uint32_t b, size_t begin, size_t n, size_t off) {
+  w.sources[selfPosition] = w.own.data();
+  r.forPieces(st0, chunk, [&](uint32_t b, size_t begin, size_t n, size_t off) {
     char* out = r.outputAt(b, begin);
+    const auto src = [&](size_t k) { return static_cast<const char*>(w.sources[k]) + off; };
     if (p.iterations == 1) {
-      std::memcpy(out, static_cast<const char*>(sources_[0]) + off, n * s.elemBytes);
+      std::memcpy(out, src(0), n * s.elemBytes);
     } else {
-      reduce(out, static_cast<const char*>(sources_[0]) + off,
-             static_cast<const char*>(sources_[1]) + off, n, s.type, s.op);
-      for (size_t k = 2; k < sources_.size(); ++k)
-        reduce(out, out, static_cast<const char*>(sources_[k]) + off, n, s.type, s.op);
+      reduce(out, src(0), src(1), n, s.type, s.op);
+      for (size_t k = 2; k < w.sources.size(); ++k) reduce(out, out, src(k), n, s.type, s.op);
     }
     if (p.flags & kFinalize) finalize(out, out, n, s.type, s.op, s.nranks);
   });
-  for (r.iteration = 0; r.iteration < p.iterations; ++r.iteration) {
-    const int from = s.step(p, r.iteration).recvPeer;
+  for (uint32_t it = 0; it < p.iterations; ++it) {
+    const int from = s.step(p, it).recvPeer;
     if (from != s.rank) r.release(from);
+  }
+  return true;
+}
+
+// Iteration w.iteration of phase p on `chunk`, if what it needs is there: true when the step is
+// complete. A step that has done its receive half but waits for a slot sets w.reduced.
+bool Executor::tryStep(Run& r, Walker& w, const Phase& p, size_t chunk) {
+  const Schedule& s = r.s;
+  const size_t eb = s.elemBytes;
+  const StepInstance st = s.step(p, w.iteration);
+  const size_t bytes = s.rangeChunkElems(st.blockFirst, st.blockCount, chunk) * eb;
+  if (bytes == 0) return true;  // both ends compute the same empty range and skip it
+  const bool fin = p.flags & kFinalize;
+  switch (p.kind) {
+    case StepKind::Send: {
+      char* slot = r.trySlot(w, st.sendPeer, bytes);
+      if (!slot) return false;
+      r.forPieces(st, chunk, [&](uint32_t b, size_t begin, size_t n, size_t off) {
+        r.copyToSlot(slot + off, r.localAt(w, p, b, begin), n * eb);
+      });
+      r.post(st.sendPeer, bytes);
+      return true;
+    }
+    case StepKind::Recv: {
+      const char* msg = r.tryMessage(w, st.recvPeer, bytes);
+      if (!msg) return false;
+      r.forPieces(st, chunk, [&](uint32_t b, size_t begin, size_t n, size_t off) {
+        std::memcpy(r.outputAt(b, begin), msg + off, n * eb);
+      });
+      r.release(st.recvPeer);
+      return true;
+    }
+    case StepKind::RecvReduceSend: {
+      const char* msg = r.tryMessage(w, st.recvPeer, bytes);
+      if (!msg) return false;
+      char* slot = r.trySlot(w, st.sendPeer, bytes);
+      if (!slot) return false;
+      r.forPieces(st, chunk, [&](uint32_t b, size_t begin, size_t n, size_t off) {
+        reduce(slot + off, msg + off, r.localAt(w, p, b, begin), n, s.type, s.op);
+      });
+      r.post(st.sendPeer, bytes);
+      r.release(st.recvPeer);
+      return true;
+    }
+    case StepKind::RecvReduceCopy:
+    case StepKind::RecvReduceCopySend: {
+      if (!w.reduced) {
+        const char* msg = r.tryMessage(w, st.recvPeer, bytes);
+        if (!msg) return false;
+        r.forPieces(st, chunk, [&](uint32_t b, size_t begin, size_t n, size_t off) {
+          char* out = r.outputAt(b, begin);
+          reduce(out, msg + off, r.localAt(w, p, b, begin), n, s.type, s.op);
+          if (fin) finalize(out, out, n, s.type, s.op, s.nranks);
+        });
+        r.release(st.recvPeer);
+        if (p.kind == StepKind::RecvReduceCopy) return true;
+        w.reduced = true;
+      }
+      // The chunk just written is in cache: copying it on costs little.
+      char* slot = r.trySlot(w, st.sendPeer, bytes);
+      if (!slot) return false;
+      r.forPieces(st, chunk, [&](uint32_t b, size_t begin, size_t n, size_t off) {
+        r.copyToSlot(slot + off, r.outputAt(b, begin), n * eb);
+      });
+      r.post(st.sendPeer, bytes);
+      w.reduced = false;
+      return true;
+    }
+    case StepKind::RecvCopySend: {
+      const char* msg = r.tryMessage(w, st.recvPeer, bytes);
+      if (!msg) return false;
+      char* slot = r.trySlot(w, st.sendPeer, bytes);
+      if (!slot) return false;
+      r.forPieces(st, chunk, [&](uint32_t b, size_t begin, size_t n, size_t off) {
+        char* out = r.outputAt(b, begin);
+        std::memcpy(out, msg + off, n * eb);
+        r.copyToSlot(slot + off, out, n * eb);
+      });
+      r.post(st.sendPeer, bytes);
+      r.release(st.recvPeer);
+      return true;
+    }
+    case StepKind::LocalCopy:
+      r.forPieces(st, chunk, [&](uint32_t b, size_t begin, size_t n, size_t) {
+        char* out = r.outputAt(b, begin);
+        const char* local = r.localAt(w, p, b, begin);
+        if (fin) finalize(out, local, n, s.type, s.op, s.nranks);
+        else if (out != local) std::memmove(out, local, n * eb);
+      });
+      return true;
+    case StepKind::RecvReduceAll:
+      break;  // tryReduceAll
+  }
+  return true;
+}
+
+// Runs walker w as far as it goes without waiting: true if it did anything or finished.
+bool Executor::advance(Run& r, Walker& w) {
+  const Schedule& s = r.s;
+  bool moved = false;
+  for (;;) {
+    // Onto the next step whose chunk exists.
+    while (w.t < r.steps) {
+      if (w.k >= w.phases.size()) {
+        ++w.t;
+        w.k = 0;
+        continue;
+      }
+      const uint32_t lag = s.phases[w.phases[w.k]].chunkLag;
+      if (w.t < lag || w.t - lag >= r.chunks) {
+        ++w.k;
+        continue;
+      }
+      break;
+    }
+    if (w.t >= r.steps) {
+      w.finished = true;
+      return true;
+    }
+    const uint32_t pi = w.phases[w.k];
+    const Phase& p = s.phases[pi];
+    const size_t chunk = w.t - p.chunkLag;
+    if (r.concurrent && w.iteration == 0 && !w.reduced) {
+      for (uint32_t q : s.lanes.after[pi])
+        if (done_[q] <= chunk) {
+          w.wait = Walker::Wait::Chunk;
+          w.waitPeer = int(q);
+          return moved;
+        }
+    }
+    if (p.kind == StepKind::RecvReduceAll) {
+      const StepInstance st = s.step(p, 0);
+      const size_t bytes = s.rangeChunkElems(st.blockFirst, st.blockCount, chunk) * s.elemBytes;
+      if (bytes != 0 && !tryReduceAll(r, w, p, chunk, bytes)) return moved;
+    } else {
+      while (w.iteration < p.iterations) {
+        const bool wasReduced = w.reduced;
+        if (!tryStep(r, w, p, chunk)) return moved || (w.reduced && !wasReduced);
+        ++w.iteration;
+        moved = true;
+      }
+    }
+    if (r.concurrent) done_[pi] = chunk + 1;
+    w.iteration = 0;
+    ++w.k;
+    moved = true;
   }
 }
 
@@ -141,97 +307,49 @@ void Executor::run(const Schedule& s, const void* input, void* output, uint64_t 
   }
   Run r{s, static_cast<const char*>(input), static_cast<char*>(output), scratch, sequence,
         streamSlots, LazyDeadline(config_.timeoutSec), abortFlag_, config_.spinCount, transport_};
-  const size_t eb = s.elemBytes;
-  const size_t chunks = s.chunksPerBlock();
-  const size_t steps = chunks == 0 ? 0 : chunks + s.maxChunkLag();
-  for (size_t t = 0; t < steps; ++t) {
-    for (r.phaseIndex = 0; r.phaseIndex < s.phases.size(); ++r.phaseIndex) {
-      const Phase& p = s.phases[r.phaseIndex];
-      if (t < p.chunkLag || t - p.chunkLag >= chunks) continue;
-      r.chunk = t - p.chunkLag;
-      if (p.kind == StepKind::RecvReduceAll) {
-        const StepInstance st = s.step(p, 0);
-        const size_t bytes = s.rangeChunkElems(st.blockFirst, st.blockCount, r.chunk) * eb;
-        if (bytes != 0) runReduceAll(r, p, bytes);
-        continue;
-      }
-      for (r.iteration = 0; r.iteration < p.iterations; ++r.iteration) {
-        const StepInstance st = s.step(p, r.iteration);
-        const size_t bytes = s.rangeChunkElems(st.blockFirst, st.blockCount, r.chunk) * eb;
-        if (bytes == 0) continue;  // both ends compute the same empty range and skip it
-        const bool fin = p.flags & kFinalize;
-        switch (p.kind) {
-          case StepKind::Send: {
-            char* slot = static_cast<char*>(r.waitSlot(st.sendPeer, bytes));
-            r.forPieces(st, [&](uint32_t b, size_t begin, size_t n, size_t off) {
-              r.copyToSlot(slot + off, r.localAt(p, b, begin), n * eb);
-            });
-            r.post(st.sendPeer, bytes);
-            break;
-          }
-          case StepKind::Recv: {
-            const char* msg = r.waitMessage(st.recvPeer, bytes);
-            r.forPieces(st, [&](uint32_t b, size_t begin, size_t n, size_t off) {
-              std::memcpy(r.outputAt(b, begin), msg + off, n * eb);
-            });
-            r.release(st.recvPeer);
-            break;
-          }
-          case StepKind::RecvReduceSend: {
-            const char* msg = r.waitMessage(st.recvPeer, bytes);
-            char* slot = static_cast<char*>(r.waitSlot(st.sendPeer, bytes));
-            r.forPieces(st, [&](uint32_t b, size_t begin, size_t n, size_t off) {
-              reduce(slot + off, msg + off, r.localAt(p, b, begin), n, s.type, s.op);
-            });
-            r.post(st.sendPeer, bytes);
-            r.release(st.recvPeer);
-            break;
-          }
-          case StepKind::RecvReduceCopy:
-          case StepKind::RecvReduceCopySend: {
-            const char* msg = r.waitMessage(st.recvPeer, bytes);
-            r.forPieces(st, [&](uint32_t b, size_t begin, size_t n, size_t off) {
-              char* out = r.outputAt(b, begin);
-              reduce(out, msg + off, r.localAt(p, b, begin), n, s.type, s.op);
-              if (fin) finalize(out, out, n, s.type, s.op, s.nranks);
-            });
-            r.release(st.recvPeer);
-            if (p.kind == StepKind::RecvReduceCopySend) {
-              // The chunk just written is in cache: copying it on costs little.
-              char* slot = static_cast<char*>(r.waitSlot(st.sendPeer, bytes));
-              r.forPieces(st, [&](uint32_t b, size_t begin, size_t n, size_t off) {
-                r.copyToSlot(slot + off, r.outputAt(b, begin), n * eb);
-              });
-              r.post(st.sendPeer, bytes);
-            }
-            break;
-          }
-          case StepKind::RecvCopySend: {
-            const char* msg = r.waitMessage(st.recvPeer, bytes);
-            char* slot = static_cast<char*>(r.waitSlot(st.sendPeer, bytes));
-            r.forPieces(st, [&](uint32_t b, size_t begin, size_t n, size_t off) {
-              char* out = r.outputAt(b, begin);
-              std::memcpy(out, msg + off, n * eb);
-              r.copyToSlot(slot + off, out, n * eb);
-            });
-            r.post(st.sendPeer, bytes);
-            r.release(st.recvPeer);
-            break;
-          }
-          case StepKind::LocalCopy:
-            r.forPieces(st, [&](uint32_t b, size_t begin, size_t n, size_t) {
-              char* out = r.outputAt(b, begin);
-              const char* local = r.localAt(p, b, begin);
-              if (fin) finalize(out, local, n, s.type, s.op, s.nranks);
-              else if (out != local) std::memmove(out, local, n * eb);
-            });
-            break;
-          case StepKind::RecvReduceAll:
-            break;  // handled above
-        }
-      }
-    }
+  r.chunks = s.chunksPerBlock();
+  if (r.chunks == 0) return;
+  r.steps = r.chunks + s.maxChunkLag();
+  r.concurrent = s.concurrentLanes();
+  const size_t nwalkers = r.concurrent ? s.lanes.count : 1;
+  if (walkers_.size() < nwalkers) walkers_.resize(nwalkers);
+  for (size_t i = 0; i < nwalkers; ++i) {
+    Walker& w = walkers_[i];
+    w.phases.clear();
+    w.t = 0;
+    w.k = 0;
+    w.iteration = 0;
+    w.reduced = false;
+    w.finished = false;
+    w.wait = Walker::Wait::Nothing;
   }
+  for (uint32_t p = 0; p < s.phases.size(); ++p)
+    walkers_[r.concurrent ? s.lanes.of[p] : 0].phases.push_back(p);
+  if (r.concurrent) done_.assign(s.phases.size(), 0);
+  size_t unfinished = nwalkers;
+  auto pass = [&] {
+    bool moved = false;
+    for (size_t i = 0; i < nwalkers; ++i) {
+      Walker& w = walkers_[i];
+      if (w.finished) continue;
+      moved = advance(r, w) || moved;
+      if (w.finished) --unfinished;
+    }
+    return moved || unfinished == 0;
+  };
+  auto what = [&] {
+    if (nwalkers == 1) return r.waitText(walkers_[0]);
+    std::string text;
+    for (size_t i = 0; i < nwalkers; ++i)
+      if (!walkers_[i].finished)
+        text += fmt::format("{}lane {}: {}", text.empty() ? "" : "; ", i, r.waitText(walkers_[i]));
+    return text;
+  };
+  while (unfinished > 0) waitUntil(pass, r.deadline, abortFlag_, r.spinCount, what);
+  // A transport that queues bytes (TCP) may still hold this rank's last messages: they must
+  // leave before the collective returns, or a peer could wait for them forever.
+  waitUntil([&] { return !transport_.progress(); }, r.deadline, abortFlag_, r.spinCount,
+            [&] { return fmt::format("the last messages of {} #{} to leave", s.collective, sequence); });
 }
 
 }  // namespace strata

@@ -1,5 +1,9 @@
 // The executor: runs one rank's schedule over a transport. The calling thread drives progress;
 // every wait is bounded by the collective's deadline and checks the communicator's abort flag.
+//
+// A schedule whose lanes run concurrently (schedule.h, "Lanes") gets one walker per lane; the
+// thread round-robins over them, each doing every step it can without waiting, and only waits
+// (spin, yield, sleep) when none can move. Otherwise one walker runs the sequential walk.
 #pragma once
 
 #include <atomic>
@@ -25,13 +29,30 @@ class Executor {
 
  private:
   struct Run;
-  void runReduceAll(Run& run, const Phase& phase, size_t bytes);
+  struct Walker {
+    std::vector<uint32_t> phases;  // this lane's, in phase order
+    size_t t = 0;
+    uint32_t k = 0;          // index into phases
+    uint32_t iteration = 0;
+    bool reduced = false;    // RecvReduceCopySend: the receive half is done, the send is not
+    bool finished = false;
+    // What the walker waits for, for the error text: a slot to or data from `waitPeer`, or
+    // chunk waitChunk of phase waitPhase.
+    enum class Wait : uint8_t { Nothing, Slot, Data, Chunk } wait = Wait::Nothing;
+    int waitPeer = -1;
+    std::vector<char> own;               // own data of a reduce-all, packed
+    std::vector<const void*> sources;    // reused so that small collectives do not allocate
+  };
+  bool advance(Run& run, Walker& w);
+  bool tryStep(Run& run, Walker& w, const Phase& phase, size_t chunk);
+  bool tryReduceAll(Run& run, Walker& w, const Phase& phase, size_t chunk, size_t bytes);
+
   Transport& transport_;
   const Config& config_;
   const std::atomic<bool>* abortFlag_;
-  std::vector<char> scratch_;         // own data of a reduce-all, packed
-  std::vector<char> work_;            // blocks a schedule keeps outside the user's output
-  std::vector<const void*> sources_;  // reused so that small collectives do not allocate
+  std::vector<char> work_;        // blocks a schedule keeps outside the user's output
+  std::vector<Walker> walkers_;   // reused between runs
+  std::vector<size_t> done_;      // per phase: chunks completed (concurrent lanes)
 };
 
 }  // namespace strata

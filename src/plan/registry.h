@@ -63,7 +63,13 @@ struct AlgorithmInfo {
   const char* description;
   bool (*supports)(const PlanRequest&);
   double (*estimateSeconds)(const PlanRequest&);
-  Schedule (*build)(const PlanRequest&);
+  Schedule (*builder)(const PlanRequest&);
+  // The rank's schedule, lanes assigned.
+  Schedule build(const PlanRequest& request) const {
+    Schedule s = builder(request);
+    assignLanes(s);
+    return s;
+  }
 };
 
 // Every registered algorithm, and those of one collective.

@@ -59,6 +59,8 @@ size_t Schedule::footprintBytes() const {
   size_t bytes = sizeof(*this) + algorithm.capacity() + phases.capacity() * sizeof(Phase) +
                  table.capacity() * sizeof(StepArgs);
   for (const RankGroup& g : groups) bytes += sizeof(g) + g.members.capacity() * sizeof(int32_t);
+  bytes += lanes.of.capacity() * sizeof(uint16_t) + lanes.after.capacity() * sizeof(lanes.after[0]);
+  for (const auto& a : lanes.after) bytes += a.capacity() * sizeof(uint32_t);
   return bytes;
 }
 
@@ -68,6 +70,7 @@ std::string Schedule::describe() const {
   for (const auto& p : phases) {
     s += fmt::format(" [{} x{}", stepKindName(p.kind), p.iterations);
     if (p.chunkLag) s += fmt::format(" lag {}", p.chunkLag);
+    if (lanes.count > 1) s += fmt::format(" lane {}", lanes.of[size_t(&p - phases.data())]);
     s += "]";
   }
   return s;

@@ -123,6 +123,23 @@ struct StepInstance {
   uint32_t blockCount = 0;
 };
 
+// Lanes (docs/schedules.md, "Lanes"): a partition of a rank's phases such that every peer is
+// sent to from one lane only and received from in one lane only. Each channel's messages then
+// keep the order the sequential walk gives them however the lanes interleave, so the lanes of a
+// chunked schedule may run concurrently: a walker per lane, each in the sequential (t, phase,
+// iteration) order over its own phases, where the step on chunk c of phase p first waits for
+// chunk c of the phases in `after[p]` (per other lane, the last one that precedes p on the same
+// chunk in the sequential walk). Different chunks touch disjoint elements, so nothing else orders
+// them. A hierarchical all-reduce's NVLink and NIC phases overlap this way, and so do the steps
+// of a log-depth pattern on successive chunks.
+struct Lanes {
+  uint16_t count = 1;
+  std::vector<uint16_t> of;                  // lane of each phase
+  std::vector<std::vector<uint32_t>> after;  // per phase
+  std::vector<uint32_t> first;               // per lane: its first phase
+  std::vector<uint32_t> next;                // per phase: the next phase of its lane, or phases.size()
+};
+
 struct Schedule {
   std::string algorithm;
   const char* collective = "allreduce";
@@ -140,6 +157,11 @@ struct Schedule {
   std::vector<Phase> phases;
   std::vector<RankGroup> groups;  // at least one when a phase is affine
   std::vector<StepArgs> table;
+  Lanes lanes;  // set by assignLanes(); one lane until then
+  // The builder asks for its lanes to run concurrently: schedules whose lanes are different
+  // tiers (hierarchical) or directions (a tree's climb and descent). A flat log-depth pattern's
+  // lanes would only pipeline its steps, and cost the simulator a walker per lane per rank.
+  bool overlapLanes = false;
 
   // Chunks per block: the executor's outer loop count, before lags.
   size_t chunksPerBlock() const {
@@ -180,10 +202,17 @@ struct Schedule {
     s.blockCount = p.blockCount;
     return s;
   }
+  // Whether the executor and the simulator run the lanes concurrently: when the builder asked,
+  // and only for a pipeline of several chunks, since one chunk has nothing to overlap.
+  bool concurrentLanes() const { return overlapLanes && lanes.count > 1 && chunksPerBlock() > 1; }
   // Bytes of the schedule's representation (the design bounds it at 1 MiB for 131,072 ranks).
   size_t footprintBytes() const;
   std::string describe() const;
 };
+
+// Computes s.lanes from the phases' peers (union of phases that share a peer in one direction;
+// a phase without peers joins its predecessor's lane). AlgorithmInfo::build calls it.
+void assignLanes(Schedule& s);
 
 // Splits count elements into nblocks blocks whose size is a multiple of `alignElems` (so every
 // block starts on a vector boundary) except that the total is exactly count.

@@ -21,6 +21,8 @@ namespace strata::sim {
 namespace {
 
 constexpr double kTimeEps = 1e-12;  // events closer than a picosecond are one batch
+// Fast mode collapses the chunk loop of schedules with concurrent lanes only up to this lag.
+constexpr uint32_t kMaxCollapsedLaneLag = 2;
 
 uint64_t channelKey(int src, int dst) { return (uint64_t(uint32_t(src)) << 32) | uint32_t(dst); }
 
@@ -29,9 +31,11 @@ bool stepReduces(StepKind k) {
          k == StepKind::RecvReduceAll;
 }
 
-// A rank's position in its program: (t, phase, iteration).
+// A walker's position in its rank's program: (t, phase, iteration), over the phases of one lane
+// (schedule.h, "Lanes") or, with lane -1, over all of them.
 struct Cursor {
   uint32_t t = 0, p = 0, it = 0;
+  int32_t lane = -1;
 };
 
 // Moves the cursor onto the next step that exists at or after it (its chunk in range); false
@@ -39,17 +43,19 @@ struct Cursor {
 bool settle(const Schedule& s, Cursor& c) {
   const size_t chunks = s.chunksPerBlock();
   const uint64_t tEnd = chunks == 0 ? 0 : chunks + s.maxChunkLag();
+  const bool lane = c.lane >= 0;
+  while (lane && c.p < s.phases.size() && s.lanes.of[c.p] != c.lane) ++c.p;  // a fresh or reset cursor
   while (c.t < tEnd) {
     if (c.p >= s.phases.size()) {
       ++c.t;
-      c.p = 0;
+      c.p = lane ? s.lanes.first[size_t(c.lane)] : 0;
       c.it = 0;
       continue;
     }
     const Phase& ph = s.phases[c.p];
     const int64_t chunk = int64_t(c.t) - int64_t(ph.chunkLag);
     if (c.it >= ph.iterations || chunk < 0 || chunk >= int64_t(chunks)) {
-      ++c.p;
+      c.p = lane ? s.lanes.next[c.p] : c.p + 1;
       c.it = 0;
       continue;
     }
@@ -59,6 +65,34 @@ bool settle(const Schedule& s, Cursor& c) {
 }
 
 size_t chunkOf(const Schedule& s, const Cursor& c) { return c.t - s.phases[c.p].chunkLag; }
+
+// Whether the settled cursor of phase q's lane is past q's step on `chunk`.
+bool passed(const Schedule& s, const Cursor& c, uint32_t q, size_t chunk) {
+  const uint64_t t = chunk + s.phases[q].chunkLag;
+  return c.t > t || (c.t == t && c.p > q);
+}
+
+// The walkers of every rank: one per lane when its lanes run concurrently, else one.
+struct Walkers {
+  std::vector<uint32_t> first;  // per rank, then the total at the end
+  std::vector<int> rank;        // per walker
+  explicit Walkers(const std::vector<Schedule>& sched) {
+    for (size_t r = 0; r < sched.size(); ++r) {
+      first.push_back(uint32_t(rank.size()));
+      const uint16_t n = sched[r].concurrentLanes() ? sched[r].lanes.count : 1;
+      rank.insert(rank.end(), n, int(r));
+    }
+    first.push_back(uint32_t(rank.size()));
+  }
+  size_t size() const { return rank.size(); }
+  // The cursor walker w starts with.
+  Cursor start(const std::vector<Schedule>& sched, uint32_t w) const {
+    const int r = rank[w];
+    Cursor c;
+    if (sched[size_t(r)].concurrentLanes()) c.lane = int32_t(w - first[size_t(r)]);
+    return c;
+  }
+};
 
 size_t messageBytes(const Schedule& s, const StepInstance& inst, size_t chunk) {
   return s.rangeChunkElems(inst.blockFirst, inst.blockCount, chunk) * s.elemBytes;
@@ -171,27 +205,41 @@ struct Accounting {
   }
 };
 
+// Where the walkers of a stalled rank stand, for the error text.
+template <typename Proc>
+std::string stalledWalkers(const std::vector<Proc>& procs, const Walkers& walkers, int r) {
+  std::string text;
+  for (uint32_t w = walkers.first[size_t(r)]; w < walkers.first[size_t(r) + 1]; ++w) {
+    const Proc& P = procs[w];
+    text += fmt::format("{}lane {} {} at t {} phase {} iteration {}", text.empty() ? "" : "; ", P.cur.lane,
+                        P.done ? "done" : "waits", P.cur.t, P.cur.p, P.cur.it);
+  }
+  return text;
+}
+
 // ---- Full mode ---------------------------------------------------------------------------------
 
 class FullSim {
  public:
   FullSim(const FabricGraph& g, std::vector<Schedule> sched, const SimOptions& o)
-      : g_(g), opt_(o), sched_(std::move(sched)), acct_(g) {
+      : g_(g), opt_(o), sched_(std::move(sched)), walkers_(sched_), acct_(g) {
     reduceRate_ = o.reduceBytesPerSec > 0 ? o.reduceBytesPerSec : g.reduceBytesPerSec;
-    procs_.resize(sched_.size());
+    procs_.resize(walkers_.size());
+    for (uint32_t w = 0; w < walkers_.size(); ++w) procs_[w].cur = walkers_.start(sched_, w);
+    depWaiters_.resize(sched_.size());
     linkFlows_.resize(g.linkCount());
     linkStamp_.assign(g.linkCount(), 0);
     linkLocal_.assign(g.linkCount(), 0);
   }
 
   double run() {
-    for (size_t r = 0; r < sched_.size(); ++r) runnable_.push_back(int(r));
+    for (size_t w = 0; w < walkers_.size(); ++w) runnable_.push_back(int(w));
     double now = 0;
     for (;;) {
       while (!runnable_.empty()) {
-        const int r = runnable_.back();
+        const int w = runnable_.back();
         runnable_.pop_back();
-        runRank(r, now);
+        runWalker(w, now);
       }
       recompute(now);
       if (events_.empty()) break;
@@ -203,11 +251,11 @@ class FullSim {
       }
     }
     double end = 0;
-    for (size_t r = 0; r < procs_.size(); ++r) {
-      STRATA_CHECK(procs_[r].done, strataInternalError,
-                   "simulation of '{}' stalled: rank {} waits at t {} phase {} iteration {}", sched_[r].algorithm,
-                   r, procs_[r].cur.t, procs_[r].cur.p, procs_[r].cur.it);
-      end = std::max(end, procs_[r].finishedAt);
+    for (size_t w = 0; w < procs_.size(); ++w) {
+      const int r = walkers_.rank[w];
+      STRATA_CHECK(procs_[w].done, strataInternalError, "simulation of '{}' stalled: rank {}: {}",
+                   sched_[size_t(r)].algorithm, r, stalledWalkers(procs_, walkers_, r));
+      end = std::max(end, procs_[w].finishedAt);
     }
     return end;
   }
@@ -218,6 +266,7 @@ class FullSim {
   struct Proc {
     Cursor cur;
     bool done = false, recvDone = false, timer = false;
+    bool laneWait = false;  // waited for another lane: the step starts when that one moved
     double reachedAt = 0, finishedAt = 0;
   };
   struct Msg {
@@ -377,20 +426,52 @@ class FullSim {
     }
   }
 
-  void runRank(int r, double now) {
-    Proc& P = procs_[size_t(r)];
+  // Whether walker w's next step waits for another lane of its rank to finish the same chunk;
+  // if so it is woken when a walker of the rank moves.
+  bool waitsForLane(int w, int r, const Schedule& s, const Cursor& cur) {
+    if (cur.lane < 0 || cur.it != 0) return false;
+    const size_t chunk = chunkOf(s, cur);
+    for (uint32_t q : s.lanes.after[cur.p]) {
+      const Proc& other = procs_[walkers_.first[size_t(r)] + s.lanes.of[q]];
+      if (!passed(s, other.cur, q, chunk)) {
+        depWaiters_[size_t(r)].push_back(w);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void runWalker(int w, double now) {
+    Proc& P = procs_[size_t(w)];
+    const int r = walkers_.rank[size_t(w)];
     const Schedule& s = sched_[size_t(r)];
     if (P.done || P.timer) return;
+    const Cursor before = P.cur;
+    runSteps(w, r, s, P, now);
+    // Walkers of this rank that wait for another lane look again once one has moved.
+    if (P.done || before.t != P.cur.t || before.p != P.cur.p || before.it != P.cur.it) {
+      auto& waiting = depWaiters_[size_t(r)];
+      for (int x : waiting) runnable_.push_back(x);
+      waiting.clear();
+    }
+  }
+
+  void runSteps(int w, int r, const Schedule& s, Proc& P, double now) {
     while (settle(s, P.cur)) {
       const Phase& ph = s.phases[P.cur.p];
       if (!P.recvDone) {
+        if (waitsForLane(w, r, s, P.cur)) {
+          P.laneWait = true;
+          return;
+        }
+        if (std::exchange(P.laneWait, false)) P.reachedAt = std::max(P.reachedAt, now);
         ++acct_.steps;
         recvPeers(s, P.cur, &peers_, &bytes_);
         double lastArrival = P.reachedAt, firstByte = now;
         for (int peer : peers_) {
           Chan& c = chans_[channel(peer, r)];
           if (c.arrived.empty()) {
-            c.waiter = r;
+            c.waiter = w;
             --acct_.steps;
             return;
           }
@@ -410,7 +491,7 @@ class FullSim {
         P.recvDone = true;
         if (done > now + kTimeEps) {
           P.timer = true;
-          push(done, kWake, uint32_t(r));
+          push(done, kWake, uint32_t(w));
           return;
         }
       }
@@ -426,7 +507,7 @@ class FullSim {
         startWire(ci, now);
       }
       if (ph.kind == StepKind::RecvReduceAll) {
-        ++P.cur.p;
+        P.cur.p = P.cur.lane >= 0 ? s.lanes.next[P.cur.p] : P.cur.p + 1;
         P.cur.it = 0;
       } else {
         ++P.cur.it;
@@ -441,10 +522,12 @@ class FullSim {
   const FabricGraph& g_;
   SimOptions opt_;
   std::vector<Schedule> sched_;
+  Walkers walkers_;
   Accounting acct_;
   double reduceRate_ = 1e12;
-  std::vector<Proc> procs_;
-  std::vector<int> runnable_;
+  std::vector<Proc> procs_;  // per walker
+  std::vector<std::vector<int>> depWaiters_;  // per rank: walkers waiting for another lane
+  std::vector<int> runnable_;  // walkers
   std::unordered_map<uint64_t, uint32_t> chanIndex_;
   std::vector<Chan> chans_;
   std::vector<Flow> flows_;
@@ -460,33 +543,49 @@ class FullSim {
 // ---- Fast mode ---------------------------------------------------------------------------------
 
 class FastSim {
+  // Walkers to run, earliest clock first.
+  using WorkQueue =
+      std::priority_queue<std::pair<double, int>, std::vector<std::pair<double, int>>, std::greater<>>;
+
  public:
   FastSim(const FabricGraph& g, std::vector<Schedule> sched, const SimOptions& o)
-      : g_(g), opt_(o), sched_(std::move(sched)), acct_(g) {
+      : g_(g), opt_(o), sched_(std::move(sched)), walkers_(sched_), acct_(g) {
     reduceRate_ = o.reduceBytesPerSec > 0 ? o.reduceBytesPerSec : g.reduceBytesPerSec;
     n_ = int(sched_.size());
-    procs_.resize(sched_.size());
+    procs_.resize(walkers_.size());
+    for (uint32_t w = 0; w < walkers_.size(); ++w) procs_[w].cur = walkers_.start(sched_, w);
+    depWaiters_.resize(sched_.size());
+    // When each lane's steps on each chunk end, for the lanes that wait for them.
+    laneDoneBase_.assign(sched_.size(), UINT64_MAX);
+    uint64_t total = 0;
+    for (size_t r = 0; r < sched_.size(); ++r)
+      if (sched_[r].concurrentLanes()) {
+        laneDoneBase_[r] = total;
+        total += sched_[r].phases.size() * sched_[r].chunksPerBlock();
+      }
+    laneDoneAt_.assign(total, 0.f);
     analysePhases();
     analyseChunks();
   }
 
   double run() {
-    std::vector<int> work(static_cast<size_t>(n_));
-    for (int r = 0; r < n_; ++r) work[size_t(r)] = n_ - 1 - r;
+    WorkQueue work;
+    for (size_t w = 0; w < walkers_.size(); ++w) work.push({0.0, int(w)});
     for (;;) {
       while (!work.empty()) {
-        const int r = work.back();
-        work.pop_back();
-        runRank(r, work);
+        const int w = work.top().second;
+        work.pop();
+        runWalker(w, work);
       }
       if (atCut_.empty()) break;
       releaseCut(work);
     }
     double end = 0;
-    for (int r = 0; r < n_; ++r) {
-      const Proc& P = procs_[size_t(r)];
-      STRATA_CHECK(P.done, strataInternalError, "simulation of '{}' stalled: rank {} waits at t {} phase {} iteration {}",
-                   sched_[size_t(r)].algorithm, r, P.cur.t, P.cur.p, P.cur.it);
+    for (size_t w = 0; w < walkers_.size(); ++w) {
+      const Proc& P = procs_[w];
+      const int r = walkers_.rank[w];
+      STRATA_CHECK(P.done, strataInternalError, "simulation of '{}' stalled: rank {}: {}",
+                   sched_[size_t(r)].algorithm, r, stalledWalkers(procs_, walkers_, r));
       end = std::max(end, P.clock);
     }
     return end;
@@ -505,7 +604,7 @@ class FastSim {
   struct Proc {
     Cursor cur;
     double clock = 0;
-    double clockBeforeLastWarmup = 0;  // when it started the last warm-up t
+    double clockBeforeLastWarmup = 0;  // when it started the last periodWindow_ warm-up t
     bool done = false;
     uint8_t epoch = 0;  // 1 once past the skipped stretch of t
     bool sawLastWarmup = false;
@@ -533,10 +632,44 @@ class FastSim {
     uint32_t port = UINT32_MAX;  // the sender's first link (its NVLink or NIC port)
     float portRate = 0;          // that link's capacity
   };
-  // A sender's port, over time: the messages of all its phases take turns on it.
+  // A sender's port, over time: the messages of all its phases take turns on it. A rank whose
+  // lanes run concurrently books it out of time order (one lane may be walked far ahead of
+  // another), so it keeps busy intervals, and a message fills the free time after its start
+  // until it has had the port for long enough (the port's time shared, as the fabric does).
   struct Port {
     double freeAt = 0;
     uint8_t freeEpoch = 0;
+    std::vector<std::pair<double, double>> busy;  // sorted, disjoint
+    // When `seconds` of free time after `start` have passed; intervals ending before `floor`
+    // (no later booking starts before it) are dropped.
+    double book(double start, double seconds, double floor) {
+      size_t stale = 0;
+      while (stale < busy.size() && busy[stale].second <= floor) ++stale;
+      busy.erase(busy.begin(), busy.begin() + std::ptrdiff_t(stale));
+      size_t first = 0;
+      while (first < busy.size() && busy[first].second <= start) ++first;
+      double at = start, left = seconds, from = start;
+      size_t i = first;
+      if (i < busy.size() && busy[i].first <= at) {  // starts inside a busy interval
+        from = busy[i].first;
+        at = busy[i].second;
+        ++i;
+      }
+      for (;; ++i) {
+        const double gap = (i < busy.size() ? busy[i].first : 1e300) - at;
+        if (gap >= left) break;
+        left -= gap;
+        at = busy[i].second;
+      }
+      const double end = at + left;
+      // [from, end] is busy now: it replaces the intervals it covers.
+      size_t last = first;
+      while (last < busy.size() && busy[last].first <= end) ++last;
+      if (last > first) from = std::min(from, busy[first].first);
+      busy.erase(busy.begin() + std::ptrdiff_t(first), busy.begin() + std::ptrdiff_t(last));
+      busy.insert(busy.begin() + std::ptrdiff_t(first), {from, std::max(end, last > first ? end : end)});
+      return end;
+    }
   };
   using Pattern = std::unordered_map<uint64_t, PatternEntry>;  // by channel
 
@@ -614,35 +747,43 @@ class FastSim {
       if (s.chunksPerBlock() == 0 || s.chunksPerBlock() + s.maxChunkLag() != tEnd) return;
     const uint32_t lag = sched_[0].maxChunkLag();
     // Twice the lag fills a pipeline whose climb and descent both lag; a few more t settle it.
-    warmup_ = 2 * lag + 4;
+    for (const Schedule& s : sched_) {
+      if (!s.concurrentLanes()) continue;
+      // A deep pipeline of concurrent lanes (a tree's climb and descent) is not periodic yet
+      // after any warm-up short enough to save time: its chunk loop is walked in full.
+      if (s.maxChunkLag() > kMaxCollapsedLaneLag) return;
+      periodWindow_ = 4;
+    }
+    warmup_ = 2 * lag + 3 + periodWindow_;
     drain_ = lag + 2;
     if (tEnd < 2 * uint64_t(warmup_) + drain_) return;
     tEnd_ = uint32_t(tEnd);
     skippedT_ = tEnd_ - warmup_ - drain_;
   }
 
-  void releaseCut(std::vector<int>& work) {
+  void releaseCut(WorkQueue& work) {
     bool allThere = true;
     for (const Proc& P : procs_) allThere = allThere && (P.done || P.cur.t >= warmup_);
     double period = 0;
-    for (int r : atCut_) {
-      const Proc& P = procs_[size_t(r)];
-      period = std::max(period, P.clock - P.clockBeforeLastWarmup);
+    for (int w : atCut_) {
+      const Proc& P = procs_[size_t(w)];
+      period = std::max(period, (P.clock - P.clockBeforeLastWarmup) / periodWindow_);
     }
     // A rank still waiting before the cut needs a message from after it: no skipping then.
     const uint32_t skipped = allThere ? skippedT_ : 0;
     shift_ = double(skipped) * period;
-    for (int r : atCut_) {
-      Proc& P = procs_[size_t(r)];
+    for (int w : atCut_) {
+      Proc& P = procs_[size_t(w)];
       P.epoch = 1;
       P.clock += shift_;
-      if (skipped > 0) P.cur = Cursor{tEnd_ - drain_, 0, 0};
-      work.push_back(r);
+      if (skipped > 0) P.cur = Cursor{tEnd_ - drain_, 0, 0, P.cur.lane};
+      work.push({P.clock, w});
     }
     for (size_t l = 0; l < acct_.traffic.size(); ++l)
       acct_.traffic[l].bytes += double(skipped) * steadyTraffic_[l];
     acct_.messages += skipped * steadyMessages_;
     skippedT_ = skipped;
+    cutAt_ = warmup_;
     warmup_ = UINT32_MAX;  // no second cut
     atCut_.clear();
   }
@@ -772,31 +913,75 @@ class FastSim {
     for (int l = 1; l <= level && size_t(l) < steadyTraffic_.size(); ++l) steadyTraffic_[size_t(l)] += bytes;
   }
 
-  void runRank(int r, std::vector<int>& work) {
-    Proc& P = procs_[size_t(r)];
+  // Walker w, and when it moved, the walkers of its rank that wait for another lane.
+  void runWalker(int w, WorkQueue& work) {
+    Proc& P = procs_[size_t(w)];
+    const int r = walkers_.rank[size_t(w)];
+    const Cursor before = P.cur;
+    runSteps(w, r, work);
+    if (P.done || before.t != P.cur.t || before.p != P.cur.p || before.it != P.cur.it) {
+      auto& waiting = depWaiters_[size_t(r)];
+      for (int x : waiting) work.push({std::max(P.clock, procs_[size_t(x)].clock), x});
+      waiting.clear();
+    }
+  }
+
+  // The time the steps of other lanes that walker's next step waits for end, or a negative
+  // value while one of them has not been walked yet (the walker then waits for its rank).
+  double laneReady(int w, int r, const Schedule& s, const Cursor& cur) {
+    if (cur.lane < 0 || cur.it != 0) return 0;
+    const size_t chunk = chunkOf(s, cur);
+    double ready = 0;
+    for (uint32_t q : s.lanes.after[cur.p]) {
+      const Proc& other = procs_[walkers_.first[size_t(r)] + s.lanes.of[q]];
+      if (!passed(s, other.cur, q, chunk)) {
+        depWaiters_[size_t(r)].push_back(w);
+        return -1;
+      }
+      // A step on a skipped t ended as the one skippedT_ chunks earlier did, shift_ later.
+      const uint64_t tq = chunk + s.phases[q].chunkLag;
+      const bool skipped = skippedT_ > 0 && tq >= cutAt_ && tq < cutAt_ + skippedT_;
+      const size_t c = skipped ? chunk - skippedT_ : chunk;
+      ready = std::max(ready, double(laneDoneAt_[laneDoneBase_[size_t(r)] + q * s.chunksPerBlock() + c]) +
+                                  (skipped ? shift_ : 0.0));
+    }
+    return ready;
+  }
+
+  void runSteps(int w, int r, WorkQueue& work) {
+    Proc& P = procs_[size_t(w)];
     const Schedule& s = sched_[size_t(r)];
     while (settle(s, P.cur)) {
+      // Lanes go in the order of their clocks, so that their port's messages are booked in
+      // about the order they are sent (a lone walker books in program order anyway).
+      if (P.cur.lane >= 0 && !work.empty() && P.clock > work.top().first) {
+        work.push({P.clock, w});
+        return;
+      }
       if (P.epoch == 0 && warmup_ != UINT32_MAX) {
-        if (P.cur.t + 1 >= warmup_ && !P.sawLastWarmup) {
+        if (P.cur.t + periodWindow_ >= warmup_ && !P.sawLastWarmup) {
           P.sawLastWarmup = true;
           P.clockBeforeLastWarmup = P.clock;
         }
         if (P.cur.t >= warmup_) {
-          atCut_.push_back(r);
+          atCut_.push_back(w);
           return;
         }
       }
       const Phase& ph = s.phases[P.cur.p];
       const PhaseInfo& in = info_[P.cur.p];
       const size_t chunk = chunkOf(s, P.cur);
+      const double ready = laneReady(w, r, s, P.cur);
+      if (ready < 0) return;
       recvPeers(s, P.cur, &peers_, &bytes_);
       for (int peer : peers_) {
         Chan& c = chan(peer, r);
         if (c.head >= c.q.size()) {
-          c.waiter = r;
+          c.waiter = w;
           return;
         }
       }
+      P.clock = std::max(P.clock, ready);
       ++acct_.steps;
       if (!peers_.empty()) {
         double lastArrival = P.clock, firstByte = 1e300;
@@ -835,12 +1020,22 @@ class FastSim {
         // turns on it, at its full rate. The later of the two ends counts.
         if (e.port != UINT32_MAX && e.portRate > 0 && bytes > 0) {
           Port& port = ports_[e.port];
-          const double portDone =
-              std::max(start, port.freeAt + double(P.epoch - port.freeEpoch) * shift_) +
-              bytes / e.portRate;
-          port.freeAt = portDone;
-          port.freeEpoch = P.epoch;
-          finish = std::max(finish, portDone);
+          if (P.cur.lane >= 0) {
+            double floor = -1;  // prune now and then: the floor costs a pass over the lanes
+            if (port.busy.size() >= 16) {
+              floor = 1e300;
+              for (uint32_t x = walkers_.first[size_t(r)]; x < walkers_.first[size_t(r) + 1]; ++x)
+                if (!procs_[x].done) floor = std::min(floor, procs_[x].clock);
+            }
+            finish = std::max(finish, port.book(start, bytes / e.portRate, floor));
+          } else {
+            const double portDone =
+                std::max(start, port.freeAt + double(P.epoch - port.freeEpoch) * shift_) +
+                bytes / e.portRate;
+            port.freeAt = portDone;
+            port.freeEpoch = P.epoch;
+            finish = std::max(finish, portDone);
+          }
         }
         c.freeAt = finish;
         c.freeEpoch = P.epoch;
@@ -857,20 +1052,26 @@ class FastSim {
           m.firstByte += shift;
           m.arrival += shift;
           c.freeAt += shift;
-          if (e.port != UINT32_MAX) ports_[e.port].freeAt += shift;
+          if (e.port != UINT32_MAX && P.cur.lane < 0) ports_[e.port].freeAt += shift;
           P.clock += shift;
           acct_.add(e.level, bytes * skipped, skipped);
           if (P.epoch == 0 && P.cur.t + 1 == warmup_) addSteady(e.level, bytes * skipped, skipped);
         }
         c.q.push_back(m);
-        if (c.waiter >= 0) work.push_back(std::exchange(c.waiter, -1));
+        if (c.waiter >= 0) {
+          const int x = std::exchange(c.waiter, -1);
+          work.push({std::max(procs_[size_t(x)].clock, m.arrival), x});
+        }
       }
+      const uint32_t phase = P.cur.p;
       if (ph.kind == StepKind::RecvReduceAll) {
-        ++P.cur.p;
+        P.cur.p = P.cur.lane >= 0 ? s.lanes.next[P.cur.p] : P.cur.p + 1;
         P.cur.it = 0;
       } else {
         P.cur.it = skipAfter ? in.iterations - 1 : P.cur.it + 1;
       }
+      if (P.cur.lane >= 0 && (ph.kind == StepKind::RecvReduceAll || P.cur.it >= ph.iterations))
+        laneDoneAt_[laneDoneBase_[size_t(r)] + phase * s.chunksPerBlock() + chunk] = float(P.clock);
     }
     P.done = true;
   }
@@ -878,10 +1079,14 @@ class FastSim {
   const FabricGraph& g_;
   SimOptions opt_;
   std::vector<Schedule> sched_;
+  Walkers walkers_;
   Accounting acct_;
   double reduceRate_ = 1e12;
   int n_ = 0;
-  std::vector<Proc> procs_;
+  std::vector<Proc> procs_;  // per walker
+  std::vector<std::vector<int>> depWaiters_;  // per rank: walkers waiting for another lane
+  std::vector<uint64_t> laneDoneBase_;        // per rank: its first entry in laneDoneAt_
+  std::vector<float> laneDoneAt_;             // per rank, phase and chunk: when its steps ended
   std::vector<PhaseInfo> info_;
   std::unordered_map<uint64_t, std::shared_ptr<Pattern>> patterns_, bySignature_;
   std::unordered_map<uint64_t, std::vector<float>> periods_;
@@ -890,6 +1095,10 @@ class FastSim {
   uint64_t solved_ = 0;
   std::vector<uint32_t> linkLocal_;  // global link -> index in the pattern being solved
   uint32_t warmup_ = UINT32_MAX, drain_ = 0, tEnd_ = 0, skippedT_ = 0;
+  uint32_t cutAt_ = UINT32_MAX;  // the first skipped t, once the cut is released
+  // Warm-up t the period is averaged over: a lane's walker may spend one t waiting for another
+  // lane's fill, so with concurrent lanes one t is not yet a period.
+  uint32_t periodWindow_ = 1;
   double shift_ = 0;
   std::vector<int> atCut_;
   std::vector<double> steadyTraffic_ = std::vector<double>(8, 0);

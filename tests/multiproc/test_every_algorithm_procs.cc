@@ -29,6 +29,8 @@ namespace {
 
 using strata::AlgorithmInfo;
 using strata::Collective;
+using strata::PlanRequest;
+using strata::RankLayout;
 
 constexpr int kMaxComms = 512;
 constexpr double kCommTimeoutSec = 30;  // a rank that waits longer fails instead of hanging
@@ -222,12 +224,34 @@ void computeExpectedTables(int n) {
     }
 }
 
+// How the ranks reach each other in a run.
+enum class Wires {
+  Shm,        // one host, shared memory; hierarchical algorithms on pretend hosts
+  Tcp,        // one host, every pair over TCP (STRATA_TRANSPORT=tcp); pretend hosts as above
+  TwoPerHost  // real hosts of two ranks each (STRATA_HOST_ID): shared memory inside, TCP between
+};
+
+// Host of rank r in a TwoPerHost run.
+int hostOfRank(int r) { return r / 2; }
+
 // One process's whole run: every algorithm, every host grouping, every case.
-int rankBody(int r, int n, Shared* shared) {
+int rankBody(int r, int n, Shared* shared, Wires wires) {
+  if (wires == Wires::TwoPerHost) setenv("STRATA_HOST_ID", fmt::format("host{}", hostOfRank(r)).c_str(), 1);
   int commIndex = 0;
   for (const AlgorithmInfo* algo : strata::allAlgorithms()) {
     std::vector<int> hostSizes = {0};
-    if (hierarchical(*algo)) hostSizes = hostSizesFor(n);
+    if (hierarchical(*algo) && wires != Wires::TwoPerHost) hostSizes = hostSizesFor(n);
+    if (wires == Wires::TwoPerHost) {
+      std::vector<int> hosts;
+      for (int q = 0; q < n; ++q) hosts.push_back(hostOfRank(q));
+      PlanRequest req;
+      req.collective = algo->collective;
+      req.nranks = n;
+      req.count = 1024;
+      req.elemBytes = 4;
+      req.layout = std::make_shared<RankLayout>(RankLayout::fromHostOfRank(hosts));
+      if (!algo->supports(req)) continue;
+    }
     for (int k : hostSizes) {
       if (commIndex >= kMaxComms) return 95;
       Shared::Slot& slot = shared->slots[commIndex++];
@@ -244,6 +268,7 @@ int rankBody(int r, int n, Shared* shared) {
       config.timeoutSec = kCommTimeoutSec;
       config.algorithm = algo->name;
       config.ranksPerHost = k;
+      config.transport = wires == Wires::Tcp ? "tcp" : "auto";
       strataComm_t comm = nullptr;
       if (strataCommInitRankConfig(&comm, n, slot.id, r, &config) != strataSuccess) {
         fprintf(stderr, "rank %d init for %s (k=%d): %s\n", r, algo->name, k,
@@ -261,6 +286,12 @@ int rankBody(int r, int n, Shared* shared) {
             fprintf(stderr, "rank %d: %s ran as '%s'\n", r, what.c_str(), last.c_str());
             return 13;
           }
+          // TCP must really carry the messages where the run says it does.
+          const bool tcp = wires == Wires::Tcp ? n > 1 : wires == Wires::TwoPerHost && hostOfRank(n - 1) > 0;
+          if (tcp != (last.find("tcp") != std::string::npos)) {
+            fprintf(stderr, "rank %d: %s ran over '%s'\n", r, what.c_str(), last.c_str());
+            return 14;
+          }
         }
       }
       if (strataCommDestroy(comm) != strataSuccess) return 93;
@@ -269,10 +300,7 @@ int rankBody(int r, int n, Shared* shared) {
   return 0;
 }
 
-class EveryAlgorithmProcs : public ::testing::TestWithParam<int> {};
-
-TEST_P(EveryAlgorithmProcs, ExactResults) {
-  const int n = GetParam();
+void runWorld(int n, Wires wires) {
   void* mem = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(mem, MAP_FAILED);
   auto* shared = new (mem) Shared();
@@ -281,7 +309,7 @@ TEST_P(EveryAlgorithmProcs, ExactResults) {
   std::vector<pid_t> pids;
   for (int r = 0; r < n; ++r) {
     const pid_t pid = fork();
-    if (pid == 0) _exit(rankBody(r, n, shared));
+    if (pid == 0) _exit(rankBody(r, n, shared, wires));
     pids.push_back(pid);
   }
   // Every wait inside has a 30 s deadline; this is the backstop for a rank that spins forever.
@@ -310,7 +338,17 @@ TEST_P(EveryAlgorithmProcs, ExactResults) {
   munmap(mem, sizeof(Shared));
 }
 
+class EveryAlgorithmProcs : public ::testing::TestWithParam<int> {};
+TEST_P(EveryAlgorithmProcs, ExactResults) { runWorld(GetParam(), Wires::Shm); }
 INSTANTIATE_TEST_SUITE_P(WorldSizes, EveryAlgorithmProcs, ::testing::Range(1, 18),
+                         [](const auto& info) { return "n" + std::to_string(info.param); });
+
+// The same over TCP: every pair (one host), and real hosts of two ranks (shared memory inside a
+// host, TCP between hosts, hierarchical schedules on the real hosts).
+class EveryAlgorithmOverTcp : public ::testing::TestWithParam<int> {};
+TEST_P(EveryAlgorithmOverTcp, EveryPair) { runWorld(GetParam(), Wires::Tcp); }
+TEST_P(EveryAlgorithmOverTcp, TwoRanksPerHost) { runWorld(GetParam(), Wires::TwoPerHost); }
+INSTANTIATE_TEST_SUITE_P(WorldSizes, EveryAlgorithmOverTcp, ::testing::Values(2, 3, 5, 8),
                          [](const auto& info) { return "n" + std::to_string(info.param); });
 
 }  // namespace

@@ -156,15 +156,14 @@ TEST(Simulator, TrafficPerLevelOfATwoServerRing) {
 }
 
 // How far fast mode may stray from full mode: 5 %, but for the known gaps docs/simulator.md
-// measures and explains. Pipelined trees (dbt, hier-tree): fast mode solves each step's flows
-// alone and misses the climb and descent sharing the receivers' links: up to 12 % optimistic.
-// Swing, rd, hd and hier-hd at 1 MiB: fast mode keeps a collision's static share where full mode
-// hands the leftover to the survivor: up to 7.5 % pessimistic. Every other algorithm, and any
-// new one, must agree within 5 %.
+// measures. The double binary tree on large buffers, whose four lanes share each rank's port: up
+// to 16 % pessimistic (12 % optimistic without the port calendar). Swing, rd and hd at 64 KiB -
+// 1 MiB on 1,024 ranks: up to 7.5 % pessimistic. Every
+// other algorithm (the hierarchical tree included since lanes), and any new one, must agree
+// within 5 %.
 double fastModeTolerance(const std::string& algorithm) {
-  if (algorithm == "dbt" || algorithm == "hier-tree") return 0.125;
-  if (algorithm == "swing" || algorithm == "rd" || algorithm == "hd" || algorithm == "hier-hd")
-    return 0.075;
+  if (algorithm == "dbt") return 0.17;
+  if (algorithm == "swing" || algorithm == "rd" || algorithm == "hd") return 0.075;
   return 0.05;
 }
 
@@ -233,7 +232,8 @@ TEST(Simulator, FastModeReaches131072Ranks) {
   // builds run the other simulator tests for what they check.
   GTEST_SKIP() << "timing and memory of 131,072 ranks are measured in the normal build only";
 #endif
-  const FabricGraph g = FabricGraph::fromFabric(topo::fabricPreset("colossus:131k"));
+  const topo::Fabric fabric = topo::fabricPreset("colossus:131k");
+  const FabricGraph g = FabricGraph::fromFabric(fabric);
   ASSERT_EQ(g.ranks(), 131072);
   const size_t bytes = size_t(256) << 20;
   const PlanRequest req = planRequestFor(g, bytes);
@@ -246,6 +246,8 @@ TEST(Simulator, FastModeReaches131072Ranks) {
     ++ran;
     SimOptions o;
     o.mode = Mode::Fast;
+    // As strata-plan simulates it: with the fabric's own routing (adaptive on Colossus).
+    o.routing = fabric.adaptiveRouting ? Routing::Adaptive : Routing::Ecmp;
     const SimResult r = simulate(g, req, *algo, o);
     std::printf("colossus:131k %s 256 MiB fast: %s\n", algo->name, r.describe().c_str());
     EXPECT_GT(r.seconds, 0);

@@ -2,6 +2,8 @@
 // values that record which ranks' contributions they hold (a count per rank, so double counting
 // shows) and whether the op's finalization has been applied. It walks steps in exactly the
 // executor's order ((t, phase, iteration), chunk = t - lag) over channels of bounded depth, and
+// runs concurrent lanes (schedule.h) as independent walkers, the last lane first so that a
+// missing dependency between lanes reads a value before it is written and shows; it
 // reports the first thing that goes wrong: a deadlock, a message of the wrong blocks or chunk, a
 // read outside the user's input, a partial or doubly finalized result, or a wrong final value.
 #pragma once
@@ -45,6 +47,7 @@ class SymbolicRun {
     size_t chunk;
     uint32_t iterations;  // RecvReduceAll: members
     size_t phaseIndex;
+    bool marker = false;  // not a step: chunk `chunk` of phase `phaseIndex` is complete
   };
 
   SymbolicRun(const AlgorithmInfo& algo, PlanRequest base, size_t fifoDepth)
@@ -64,7 +67,9 @@ class SymbolicRun {
         fail(fmt::format("rank {} cuts the buffer differently from rank 0", r));
         return;
       }
-      prog_.push_back(expand(s));
+      const uint16_t lanes = s.concurrentLanes() ? s.lanes.count : 1;
+      prog_.emplace_back();
+      for (uint16_t lane = 0; lane < lanes; ++lane) prog_.back().push_back(expand(s, lane, lanes > 1));
     }
     init();
     if (!error_.empty()) return;
@@ -77,19 +82,28 @@ class SymbolicRun {
     if (error_.empty()) error_ = std::move(e);
   }
 
-  std::vector<Step> expand(const Schedule& s) {
+  // The steps of one lane (all phases when the lanes do not run concurrently) in walk order,
+  // with a marker after each phase's chunk.
+  std::vector<Step> expand(const Schedule& s, uint16_t lane, bool concurrent) {
     std::vector<Step> steps;
     const size_t total = chunks_ == 0 ? 0 : chunks_ + s.maxChunkLag();
     for (size_t t = 0; t < total; ++t)
       for (size_t pi = 0; pi < s.phases.size(); ++pi) {
         const Phase& p = s.phases[pi];
+        if (concurrent && s.lanes.of[pi] != lane) continue;
         if (t < p.chunkLag || t - p.chunkLag >= chunks_) continue;
         const size_t c = t - p.chunkLag;
+        expandPhaseChunk(s, p, pi, c, steps);
+        steps.push_back({&p, {}, c, 0, pi, true});
+      }
+    return steps;
+  }
+  void expandPhaseChunk(const Schedule& s, const Phase& p, size_t pi, size_t c, std::vector<Step>& steps) {
         if (p.kind == StepKind::RecvReduceAll) {
           StepInstance st = s.step(p, 0);
-          if (s.rangeChunkElems(st.blockFirst, st.blockCount, c) == 0) continue;
+          if (s.rangeChunkElems(st.blockFirst, st.blockCount, c) == 0) return;
           steps.push_back({&p, st, c, p.iterations, pi});
-          continue;
+          return;
         }
         for (uint32_t it = 0; it < p.iterations; ++it) {
           StepInstance st = s.step(p, it);
@@ -105,8 +119,6 @@ class SymbolicRun {
                              st.sendPeer, st.recvPeer));
           steps.push_back({&p, st, c, 0, pi});
         }
-      }
-    return steps;
   }
 
   Value own(int r) const {
@@ -159,10 +171,18 @@ class SymbolicRun {
     return input_[size_t(r)][idx(b, s.chunk)];
   }
 
-  // Tries rank r's next step; false when it must wait.
-  bool tryStep(int r) {
-    const Step& s = prog_[size_t(r)][pc_[size_t(r)]];
+  // Tries the next step of rank r's lane; false when it must wait.
+  bool tryStep(int r, size_t lane) {
+    const Step& s = prog_[size_t(r)][lane][pc_[size_t(r)][lane]];
     const Phase& p = *s.phase;
+    const Schedule& sc = sched_[size_t(r)];
+    if (s.marker) {
+      done_[size_t(r)][s.phaseIndex] = s.chunk + 1;
+      return true;
+    }
+    if (prog_[size_t(r)].size() > 1)
+      for (uint32_t q : sc.lanes.after[s.phaseIndex])
+        if (done_[size_t(r)][q] <= s.chunk) return false;
     const bool fin = p.flags & kFinalize;
     const std::string where = fmt::format("phase {} {} chunk {}", s.phaseIndex,
                                           stepKindName(p.kind), s.chunk);
@@ -254,22 +274,32 @@ class SymbolicRun {
   }
 
   void execute() {
-    pc_.assign(size_t(n_), 0);
+    pc_.assign(size_t(n_), {});
+    done_.assign(size_t(n_), {});
+    for (int r = 0; r < n_; ++r) {
+      pc_[size_t(r)].assign(prog_[size_t(r)].size(), 0);
+      done_[size_t(r)].assign(sched_[size_t(r)].phases.size(), 0);
+    }
     bool progress = true;
     while (progress && error_.empty()) {
       progress = false;
       for (int r = 0; r < n_ && error_.empty(); ++r)
-        while (pc_[size_t(r)] < prog_[size_t(r)].size() && tryStep(r)) {
-          ++pc_[size_t(r)];
-          progress = true;
+        for (size_t lane = prog_[size_t(r)].size(); lane-- > 0;) {
+          size_t& pc = pc_[size_t(r)][lane];
+          while (pc < prog_[size_t(r)][lane].size() && tryStep(r, lane)) {
+            ++pc;
+            progress = true;
+          }
         }
     }
     for (int r = 0; r < n_ && error_.empty(); ++r)
-      if (pc_[size_t(r)] != prog_[size_t(r)].size()) {
-        const Step& s = prog_[size_t(r)][pc_[size_t(r)]];
-        fail(fmt::format("deadlock: rank {} stuck at step {} of {} (phase {} {}, recv from {}, "
+      for (size_t lane = 0; lane < prog_[size_t(r)].size(); ++lane) {
+        const size_t pc = pc_[size_t(r)][lane];
+        if (pc == prog_[size_t(r)][lane].size()) continue;
+        const Step& s = prog_[size_t(r)][lane][pc];
+        fail(fmt::format("deadlock: rank {} lane {} stuck at step {} of {} (phase {} {}, recv from {}, "
                          "send to {}, chunk {})",
-                         r, pc_[size_t(r)], prog_[size_t(r)].size(), s.phaseIndex,
+                         r, lane, pc, prog_[size_t(r)][lane].size(), s.phaseIndex,
                          stepKindName(s.phase->kind), s.st.recvPeer, s.st.sendPeer, s.chunk));
       }
     for (auto& [wire, q] : wires_)
@@ -326,9 +356,9 @@ class SymbolicRun {
   uint32_t nblocks_ = 0;
   size_t chunks_ = 0;
   std::vector<Schedule> sched_;
-  std::vector<std::vector<Step>> prog_;
+  std::vector<std::vector<std::vector<Step>>> prog_;  // rank, lane, steps
+  std::vector<std::vector<size_t>> pc_, done_;         // per rank: per lane, per phase
   std::vector<std::vector<Value>> input_, output_;
-  std::vector<size_t> pc_;
   std::map<std::pair<int, int>, std::deque<SymbolicMessage>> wires_;
   std::string error_;
 };

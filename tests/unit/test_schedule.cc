@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 
 #include "core/error.h"
 #include "plan/registry.h"
@@ -78,6 +79,55 @@ TEST(Schedule, EveryAlgorithmIsCorrectForWorldSizes1To33) {
 }
 
 // Every algorithm's schedule for 131,072 ranks (hosts of 8) builds in <= 10 ms and takes <= 1 MiB.
+// Lanes may run concurrently only because every channel (peer and direction) belongs to one
+// lane: checked here from the steps themselves. And they must be worth having: a hierarchical
+// all-reduce keeps its NVLink and NIC phases apart, and a pipelined tree its climb and descent.
+TEST(Schedule, LanesKeepEveryChannelInOneLaneAndSeparateTheTiers) {
+  for (const AlgorithmInfo* algo : allAlgorithms())
+    for (int n = 1; n <= 17; ++n)
+      for (const auto& layout : layoutsFor(n)) {
+        PlanRequest req;
+        req.collective = algo->collective;
+        req.nranks = n;
+        req.root = n - 1;
+        req.layout = layout;
+        req.count = size_t(n) * 4096;
+        req.elemBytes = 4;
+        req.messageBytes = 256;
+        req.oneShotMaxBytes = 64;
+        if (!algo->supports(req)) continue;
+        for (int rank = 0; rank < n; ++rank) {
+          req.rank = rank;
+          const Schedule s = algo->build(req);
+          ASSERT_EQ(s.lanes.of.size(), s.phases.size());
+          std::map<std::pair<int, bool>, uint16_t> laneOf;  // (peer, sends) -> lane
+          for (size_t p = 0; p < s.phases.size(); ++p) {
+            ASSERT_LT(s.lanes.of[p], s.lanes.count);
+            for (uint32_t it = 0; it < s.phases[p].iterations; ++it) {
+              const StepInstance st = s.step(s.phases[p], it);
+              for (auto [peer, sends] : {std::pair{st.sendPeer, true}, std::pair{st.recvPeer, false}}) {
+                if (peer < 0 || peer == rank) continue;
+                auto [at, fresh] = laneOf.try_emplace({peer, sends}, s.lanes.of[p]);
+                ASSERT_EQ(at->second, s.lanes.of[p])
+                    << algo->name << " n=" << n << " rank " << rank << " phase " << p << " peer " << peer;
+              }
+            }
+            for (uint32_t q : s.lanes.after[p]) ASSERT_NE(s.lanes.of[q], s.lanes.of[p]);
+          }
+          const std::string name = algo->name;
+          const bool severalHosts = layout && layout->nhosts >= 2 && n / layout->nhosts >= 2;
+          if (name.rfind("hier-", 0) == 0 && severalHosts && layout->contiguous && n % layout->nhosts == 0) {
+            EXPECT_GE(s.lanes.count, 2) << name << " n=" << n << " " << layoutName(layout);
+            EXPECT_TRUE(s.concurrentLanes()) << name << " n=" << n << " " << layoutName(layout);
+          }
+          if (name == "dbt" && n >= 4 && rank == 1) {
+            EXPECT_GE(s.lanes.count, 2) << name << " n=" << n;
+            EXPECT_TRUE(s.concurrentLanes()) << name << " n=" << n;
+          }
+        }
+      }
+}
+
 TEST(Schedule, EveryScheduleIsCompactAt131072Ranks) {
   const int n = 131072;
   auto layout = std::make_shared<RankLayout>(RankLayout::contiguousHosts(n, 8));

@@ -35,6 +35,7 @@ Schedule build(const PlanRequest& request) {
   // The pipeline's own chunk, when smaller than the slot (pipeline.h).
   s.chunkElems = std::max<size_t>(1, std::min(chunkElemsFor(request), s.chunkElems));
   appendDoubleBinaryTree(s, s.groups[0], 0, s.nblocks, 0);
+  s.overlapLanes = true;  // the trees' climbs and descents
   return s;
 }
 

@@ -273,6 +273,7 @@ Schedule hierBuild(const PlanRequest& req, const char* name, const InterPattern&
     if (i < gather.size()) hops.push_back(gather[i]);
   }
   s.phases = interleave(s, req.costModel(), hops, rails);
+  s.overlapLanes = true;  // NVLink and NIC phases at once
   return s;
 }
 
