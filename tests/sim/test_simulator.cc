@@ -183,8 +183,18 @@ TEST(Simulator, FastModeAgreesWithFullModeWithinFivePercent) {
   std::printf("%-10s %-14s %6s %10s %12s %12s %8s %8s %8s\n", "algorithm", "fabric", "ranks", "bytes", "full s",
               "fast s", "diff %", "full wall", "fast wall");
   int compared = 0;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The many-peer exchanges' full simulations on 256-1,024 ranks cost minutes under a sanitizer
+  // (8 of this test's 10 there) and walk the same code as the other rows: the normal build
+  // compares them.
+  const bool sanitized = true;
+#else
+  const bool sanitized = false;
+#endif
   for (const AlgorithmInfo* algo : algorithmsFor(Collective::AllReduce)) {
+    const std::string name = algo->name;
     for (const Config& c : configs) {
+      if (sanitized && c.graph.ranks() > 8 && (name == "radix-hd" || name == "radix-rd")) continue;
       for (size_t bytes : {size_t(64) << 10, size_t(1) << 20, size_t(256) << 20}) {
         if ((bytes >= (size_t(256) << 20)) != (c.graph.ranks() <= 256) && c.graph.ranks() > 8) continue;
         const PlanRequest req = planRequestFor(c.graph, bytes);
