@@ -667,7 +667,7 @@ class FastSim {
       while (last < busy.size() && busy[last].first <= end) ++last;
       if (last > first) from = std::min(from, busy[first].first);
       busy.erase(busy.begin() + std::ptrdiff_t(first), busy.begin() + std::ptrdiff_t(last));
-      busy.insert(busy.begin() + std::ptrdiff_t(first), {from, std::max(end, last > first ? end : end)});
+      busy.insert(busy.begin() + std::ptrdiff_t(first), {from, end});
       return end;
     }
   };
