@@ -42,6 +42,16 @@ class RoutedTransport final : public Transport {
     for (int t : used_) pending = transports_[size_t(t)]->progress() || pending;
     return pending;
   }
+  // Waits on the first transport that can (one network transport at a time serves a rank).
+  bool waitForEvents(int micros) override {
+    for (int t : used_)
+      if (transports_[size_t(t)]->waitForEvents(micros)) return true;
+    return false;
+  }
+  bool eventDriven(int peer) const override {
+    return peer >= 0 && size_t(peer) < route_.size() && route_[size_t(peer)] >= 0 &&
+           transports_[size_t(route_[size_t(peer)])]->eventDriven(peer);
+  }
   // The name of the transport that serves `peer` ("shm", "tcp"), for messages and strata-bench.
   const char* nameFor(int peer) const {
     return peer >= 0 && size_t(peer) < route_.size() && route_[size_t(peer)] >= 0

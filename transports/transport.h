@@ -58,6 +58,19 @@ class Transport {
   // queues bytes (TCP), a rank whose last step was a post must call this until false before its
   // collective completes, or its peer may wait for bytes that never leave.
   virtual bool progress() { return false; }
+  // Blocks until this transport may have news for a waiting rank (bytes arrived, room to send)
+  // or `micros` pass; false at once if it has nothing to wait on (the caller naps instead). A rank
+  // waiting on the network must leave the CPU: with more ranks than cores, a spinning rank takes
+  // the cycles the kernel needs to deliver the very bytes it waits for.
+  virtual bool waitForEvents(int micros) {
+    (void)micros;
+    return false;
+  }
+  // True if data from `peer` and room to send to it show up as events waitForEvents() wakes on.
+  virtual bool eventDriven(int peer) const {
+    (void)peer;
+    return false;
+  }
 };
 
 }  // namespace strata

@@ -3,6 +3,7 @@
 // so that more ranks than cores still make progress.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -76,12 +77,31 @@ class Backoff {
       if (napUs_ < kMaxNapUs) napUs_ *= 2;
     }
   }
+  // As pause(), but once the spin phase is over it blocks in waitEvents(micros) (a transport's
+  // event wait, which wakes as soon as data or room arrives) whenever that can wait on something,
+  // instead of yielding and napping blind.
+  // The spin is short there: a rank that spins on a socket takes the CPU from the kernel's
+  // network processing (softirq), which on a busy host is what delivers the bytes it waits for.
+  template <typename WaitEvents>
+  void pause(WaitEvents&& waitEvents) {
+    if (polls_ >= std::min(spinCount_, kEventSpins) && waitEvents(eventWaitUs_)) {
+      ++polls_;
+      if (eventWaitUs_ < kMaxEventWaitUs) eventWaitUs_ *= 2;
+      return;
+    }
+    pause();
+  }
   // True every so often, to check the clock and the abort flag without paying for it per poll.
   bool timeToCheck() const { return (polls_ & 63) == 0 || polls_ > spinCount_; }
 
  private:
   static constexpr int kYields = 2000;
   static constexpr int kMaxNapUs = 200;
+  static constexpr int kEventSpins = 16;
+  // An event wait ends when data arrives; the cap only bounds how late abort and the deadline
+  // are seen.
+  static constexpr int kMaxEventWaitUs = 2000;
+  int eventWaitUs_ = 50;
   int spinCount_;
   int64_t polls_ = 0;
   int napUs_ = 5;
@@ -89,12 +109,13 @@ class Backoff {
 
 // Polls ready() until it returns true. Throws strataTimeout when the deadline passes and
 // strataAborted when *abortFlag becomes true. `what` names the wait for the error text.
-template <typename Ready, typename DeadlineT, typename What>
+// waitEvents(micros) -> bool: see Backoff::pause.
+template <typename Ready, typename DeadlineT, typename What, typename WaitEvents>
 void waitUntil(Ready&& ready, DeadlineT& deadline, const std::atomic<bool>* abortFlag,
-               int spinCount, What&& what) {
+               int spinCount, What&& what, WaitEvents&& waitEvents) {
   Backoff backoff(spinCount);
   while (!ready()) {
-    backoff.pause();
+    backoff.pause(waitEvents);
     if (backoff.timeToCheck()) {
       if (abortFlag && abortFlag->load(std::memory_order_relaxed))
         fail(strataAborted, "aborted while waiting for {}", what());
@@ -102,6 +123,12 @@ void waitUntil(Ready&& ready, DeadlineT& deadline, const std::atomic<bool>* abor
         fail(strataTimeout, "timed out after {:.3g} s waiting for {}", deadline.seconds(), what());
     }
   }
+}
+
+template <typename Ready, typename DeadlineT, typename What>
+void waitUntil(Ready&& ready, DeadlineT& deadline, const std::atomic<bool>* abortFlag,
+               int spinCount, What&& what) {
+  waitUntil(ready, deadline, abortFlag, spinCount, what, [](int) { return false; });
 }
 
 }  // namespace strata

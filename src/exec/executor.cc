@@ -345,11 +345,25 @@ void Executor::run(const Schedule& s, const void* input, void* output, uint64_t 
         text += fmt::format("{}lane {}: {}", text.empty() ? "" : "; ", i, r.waitText(walkers_[i]));
     return text;
   };
-  while (unfinished > 0) waitUntil(pass, r.deadline, abortFlag_, r.spinCount, what);
+  // Block on the transport's events only when every waiting walker waits on a peer whose
+  // news comes as events: one waiting on shared memory must keep polling.
+  auto waitEvents = [&](int micros) {
+    bool network = false;
+    for (size_t i = 0; i < nwalkers; ++i) {
+      const Walker& w = walkers_[i];
+      if (w.finished || w.wait == Walker::Wait::Chunk) continue;
+      if (w.wait == Walker::Wait::Nothing || !transport_.eventDriven(w.waitPeer)) return false;
+      network = true;
+    }
+    return network && transport_.waitForEvents(micros);
+  };
+  auto flushEvents = [&](int micros) { return transport_.waitForEvents(micros); };
+  while (unfinished > 0) waitUntil(pass, r.deadline, abortFlag_, r.spinCount, what, waitEvents);
   // A transport that queues bytes (TCP) may still hold this rank's last messages: they must
   // leave before the collective returns, or a peer could wait for them forever.
   waitUntil([&] { return !transport_.progress(); }, r.deadline, abortFlag_, r.spinCount,
-            [&] { return fmt::format("the last messages of {} #{} to leave", s.collective, sequence); });
+            [&] { return fmt::format("the last messages of {} #{} to leave", s.collective, sequence); },
+            flushEvents);
 }
 
 }  // namespace strata

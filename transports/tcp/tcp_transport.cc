@@ -1,5 +1,6 @@
 #include "transports/tcp/tcp_transport.h"
 
+#include <poll.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -361,10 +362,9 @@ RecvChannel& TcpTransport::recvChannel(int peer) {
   return *peers_[peer]->recv;
 }
 
-bool TcpTransport::progress() {
-  if (failure_) throw *failure_;
-  // One poll over the streams that have something to do: bytes queued, or a free receive slot
-  // for the message the stream carries next. poll() skips negative descriptors.
+// The streams that have something to do: bytes queued, or a free receive slot for the message
+// the stream carries next. poll() skips negative descriptors.
+bool TcpTransport::armPoll() {
   const uint64_t depth = options_.depth;
   bool any = false;
   for (size_t i = 0; i < pollFds_.size(); ++i) {
@@ -378,7 +378,20 @@ bool TcpTransport::progress() {
     pollFds_[i] = pollfd{events ? st.socket.fd() : -1, events, 0};
     any |= events != 0;
   }
-  if (!any) return false;
+  return any;
+}
+
+bool TcpTransport::waitForEvents(int micros) {
+  if (failure_ || !armPoll()) return false;
+  timespec timeout{micros / 1000000, (micros % 1000000) * 1000L};
+  if (::ppoll(pollFds_.data(), pollFds_.size(), &timeout, nullptr) < 0 && errno != EINTR)
+    failErrno("poll of tcp connections");
+  return true;
+}
+
+bool TcpTransport::progress() {
+  if (failure_) throw *failure_;
+  if (!armPoll()) return false;
   int rc = ::poll(pollFds_.data(), pollFds_.size(), 0);
   if (rc < 0 && errno != EINTR) failErrno("poll of tcp connections");
   bool queued = false;

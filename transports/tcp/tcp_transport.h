@@ -74,6 +74,9 @@ class TcpTransport final : public Transport {
   // Moves what can move on every connection without waiting; true while some posted message is
   // not yet fully written to the kernel. Throws the transport's failure, if any.
   bool progress() override;
+  // poll() on the connections that progress() would serve: data or room on any of them.
+  bool waitForEvents(int micros) override;
+  bool eventDriven(int) const override { return true; }
 
  private:
   struct Stream;
@@ -86,6 +89,8 @@ class TcpTransport final : public Transport {
   void sendOn(Peer& peer, Stream& stream);
   void recvOn(Peer& peer, Stream& stream);
   void flush();
+  // Fills pollFds_ with what each connection waits for; false if none waits for anything.
+  bool armPoll();
 
   TcpOptions options_;
   std::vector<std::unique_ptr<Peer>> peers_;  // by communicator rank (null if not served)
