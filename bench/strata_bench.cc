@@ -7,8 +7,9 @@
 // reported time is the maximum over ranks. algbw = bytes / time, busbw = algbw * 2(n-1)/n, in
 // GB/s = 1e9 B/s. Results are checked exactly (bench/verify.h) outside the timed loops.
 //
-// Ranks come from a launcher (one process per rank, strataCommInitFromEnv) or, with --ranks N,
-// from N processes forked here.
+// Ranks come from a launcher (one process per rank, strataCommInitFromEnv: mpirun, mpiexec,
+// srun or torchrun-style variables; README "Launching") or, with --ranks N, from N processes
+// forked here.
 //
 // Each row also shows the cost model's prediction for the algorithm that ran (its
 // estimateSeconds with CostModel::defaultHost(): the calibration profile when there is one).
@@ -857,8 +858,8 @@ int runUnderLauncher(const Options& opts) {
   if (result != strataSuccess) {
     fmt::print(stderr, "strata-bench: strataCommInitFromEnv failed: {}: {}\n", strataGetErrorString(result),
                strataGetLastError(nullptr));
-    if (!std::getenv("STRATA_RANK") && !std::getenv("RANK"))
-      fmt::print(stderr, "strata-bench: no launcher variables are set; use --ranks N to run N local ranks\n");
+    if (result == strataInvalidArgument)
+      fmt::print(stderr, "strata-bench: without a launcher, --ranks N runs N local ranks\n");
     return kExitError;
   }
   return benchmarkOnComm(opts, comm);

@@ -38,6 +38,18 @@ if(NOT STRATA_WITH_VERBS STREQUAL "OFF" AND PkgConfig_FOUND)
 endif()
 strata_optional(ibverbs STRATA_WITH_VERBS STRATA_HAVE_VERBS)
 
+# PMIx: only its header, for the layouts of its structures; src/comm/launcher_pmix.cc loads
+# libpmix.so.2 with dlopen when a PMIx launcher started the process, so neither building nor
+# running Strata needs it.
+set(STRATA_HAVE_PMIX OFF)
+if(NOT STRATA_WITH_PMIX STREQUAL "OFF" AND PkgConfig_FOUND)
+  pkg_check_modules(PMIX QUIET pmix)
+  if(PMIX_FOUND)
+    set(STRATA_HAVE_PMIX ON)
+  endif()
+endif()
+strata_optional(PMIx STRATA_WITH_PMIX STRATA_HAVE_PMIX)
+
 set(STRATA_HAVE_CUDA OFF)
 if(NOT STRATA_WITH_CUDA STREQUAL "OFF")
   if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)

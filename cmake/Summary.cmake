@@ -5,6 +5,7 @@ message(STATUS "  compiler        : ${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILE
 message(STATUS "  sanitizers      : ${STRATA_SANITIZE}")
 message(STATUS "  hwloc           : ${STRATA_HAVE_HWLOC} (STRATA_WITH_HWLOC=${STRATA_WITH_HWLOC})")
 message(STATUS "  UCX             : ${STRATA_HAVE_UCX} (STRATA_WITH_UCX=${STRATA_WITH_UCX}; transport in a later release)")
+message(STATUS "  PMIx (header)   : ${STRATA_HAVE_PMIX} (STRATA_WITH_PMIX=${STRATA_WITH_PMIX}; libpmix.so.2 loaded at run time)")
 message(STATUS "  ibverbs         : ${STRATA_HAVE_VERBS} (STRATA_WITH_VERBS=${STRATA_WITH_VERBS}; transport in a later release)")
 message(STATUS "  CUDA            : ${STRATA_HAVE_CUDA} (STRATA_WITH_CUDA=${STRATA_WITH_CUDA}) ${CMAKE_CUDA_COMPILER}")
 message(STATUS "  CLI11 / json    : ${CLI11_FOUND} / ${nlohmann_json_FOUND}")

@@ -16,6 +16,8 @@ packages=(
   libbenchmark-dev               # micro-benchmarks of the kernels
   clang libclang-rt-14-dev       # libFuzzer: fuzzing of the topology file readers in CI
   python3                        # tool tests check exported JSON/XML; bench/compare.py
+  libpmix-dev                    # PMIx's header for the mpirun/srun launcher (libpmix is dlopen-ed at run time)
+  openmpi-bin mpich              # launcher tests: mpirun.openmpi (PMIx) and mpiexec.mpich (PMI-1)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,6 +1,5 @@
 // The C API: argument checks, the one conversion of strata::Error into strataResult_t, and the
 // communicator handles' lifetime (a registry so that use after destroy is an error, not a crash).
-#include <netdb.h>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -10,9 +9,8 @@
 #include <unordered_set>
 
 #include "bootstrap/bootstrap.h"
-#include "bootstrap/socket.h"
 #include "comm/communicator.h"
-#include "comm/launcher_env.h"
+#include "comm/launcher.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -177,11 +175,6 @@ strataResult_t collective(strataComm_t comm, const char* call, Body&& body) {
   return res;
 }
 
-uint64_t fnv1a(const std::string& s, uint64_t h) {
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
 }  // namespace
 
 STRATA_API strataResult_t strataGetVersion(int* version) {
@@ -214,30 +207,12 @@ STRATA_API strataResult_t strataCommInitFromEnv(strataComm_t* comm, const strata
   strataResult_t res = guarded(nullptr, "strataCommInitFromEnv", [&] {
     STRATA_CHECK(comm, strataInvalidArgument, "comm pointer is NULL");
     strata::LauncherEnv env = strata::readLauncherEnv();
-    sockaddr_storage addr = strata::parseAddress(env.rootHost, env.rootPort);
-    if (!env.haveSecret) {
-      // Without STRATA_SECRET every rank derives the same value from what the launcher gave it
-      // all: it keeps strangers' stray connections out, but it is no security boundary.
-      std::string job;
-      for (const char* v : {"SLURM_JOB_ID", "TORCHELASTIC_RUN_ID", "PMIX_NAMESPACE", "OMPI_MCA_orte_ess_jobid"})
-        if (const char* s = std::getenv(v)) job += s;
-      std::string seed = fmt::format("strata|{}|{}|{}|{}", env.rootHost, env.rootPort, env.nranks, job);
-      uint64_t h = 1469598103934665603ull;
-      for (int i = 0; i < 4; ++i) {
-        h = fnv1a(seed + std::to_string(i), h);
-        std::memcpy(env.secret.data() + 8 * i, &h, 8);
-      }
-    }
-    double timeout = strata::resolveConfig(config).timeoutSec;
-    if (env.rank == 0) {
-      id = strata::startBootstrapRoot(env.rootHost.c_str(), env.rootPort, timeout, env.secret.data());
-    } else {
-      id = strata::makeUniqueId(addr, env.secret.data());
-    }
+    id = strata::launcherUniqueId(env, strata::resolveConfig(config).timeoutSec);
     nranks = env.nranks;
     rank = env.rank;
-    strata::log(strata::LogLevel::Info, "rank {}/{} from {}, root {}:{}", rank, nranks, env.source,
-                env.rootHost, env.rootPort);
+    strata::log(strata::LogLevel::Info, "rank {}/{} (local rank {}{}{}) from {}; root through {} ({})",
+                rank, nranks, env.localRank, env.localRankVar.empty() ? "" : " from ", env.localRankVar,
+                env.rankVars, strata::rootSourceName(env.root), env.rootVars);
   });
   if (res != strataSuccess) return res;
   return initRank(comm, nranks, id, rank, config);
