@@ -92,8 +92,8 @@ int checkedAllReduce(strataComm_t comm, int r, int n, size_t count, uint64_t see
 // Rank n-1 dies after a first all-reduce; the others keep calling all-reduce. Each survivor
 // exits 42 when its first failure is strataRemoteError naming a rank, within 10 s of the death:
 // the communicator's timeout (60 s) is far away, so only the transport's error can end the wait
-// in time. UCX notices at once over TCP (the socket closes) and, here, over its shared memory too
-// (UCX_KEEPALIVE_INTERVAL bounds it where it does not).
+// in time. UCX notices at once over TCP (the socket closes); its default choice here is TCP as
+// well (its shared memory cannot report failures, so the peer error mode leaves it out).
 void killedRankMakesSurvivorsFail(const char* tls) {
   const int n = 3;
   const double withinSec = 10;

@@ -242,15 +242,10 @@ class UcxTransport::UcxSend final : public SendChannel {
     param.cb.send = &Callbacks::sent;
     param.user_data = &op;
     param.memh = p_.sendSlots.memh;
-    ucs_status_ptr_t r = ucp_tag_send_nbx(p_.ep, p_.sendSlots.slot(slot), bytes,
-                                          dataTag(t_.options_.rank, p_.posted), &param);
-    if (UCS_PTR_IS_ERR(r))
-      fail(strataRemoteError, "ucx send of message {} to {}: {}", p_.posted, p_.name,
-           ucs_status_string(UCS_PTR_STATUS(r)));
-    if (UCS_PTR_IS_PTR(r)) {
-      op.busy = true;
-      ++t_.sendsInFlight_;
-    }
+    t_.startSend(op, [&] {
+      return ucp_tag_send_nbx(p_.ep, p_.sendSlots.slot(slot), bytes,
+                              dataTag(t_.options_.rank, p_.posted), &param);
+    });
     ++p_.posted;
     t_.tick();
   }
@@ -338,8 +333,7 @@ void UcxTransport::setup(const std::function<void(void* data, size_t bytesPerRan
   mine.depth = o.depth;
   mine.slotBytes = o.slotBytes;
   copyText(mine.host, hostName());
-  ucp_address_t* address = nullptr;
-  size_t addressBytes = 0;
+  std::vector<char> myAddress;
   if (mine.state == kReady) {
     std::string error;
     {
@@ -371,18 +365,24 @@ void UcxTransport::setup(const std::function<void(void* data, size_t bytesPerRan
         if (st != UCS_OK) error = fmt::format("ucp_worker_create: {}", ucs_status_string(st));
       }
       if (error.empty()) {
-        st = ucp_worker_get_address(worker_, &address, &addressBytes);
-        if (st != UCS_OK) error = fmt::format("ucp_worker_get_address: {}", ucs_status_string(st));
+        ucp_address_t* address = nullptr;
+        size_t bytes = 0;
+        st = ucp_worker_get_address(worker_, &address, &bytes);
+        if (st != UCS_OK) {
+          error = fmt::format("ucp_worker_get_address: {}", ucs_status_string(st));
+        } else {
+          myAddress.assign(reinterpret_cast<const char*>(address), reinterpret_cast<const char*>(address) + bytes);
+          ucp_worker_release_address(worker_, address);
+        }
       }
     }
     if (!error.empty()) {
       mine.state = kFailed;
       copyText(mine.error, error);
-      address = nullptr;
-      addressBytes = 0;
+      myAddress.clear();
     }
   }
-  mine.addressBytes = addressBytes;
+  mine.addressBytes = myAddress.size();
 
   std::vector<Info> infos(n);
   infos[size_t(o.rank)] = mine;
@@ -406,8 +406,7 @@ void UcxTransport::setup(const std::function<void(void* data, size_t bytesPerRan
 
   // 2. Worker addresses.
   std::vector<char> addresses(n * widest);
-  if (address) std::memcpy(addresses.data() + size_t(o.rank) * widest, address, addressBytes);
-  if (address) ucp_worker_release_address(worker_, address);
+  std::copy(myAddress.begin(), myAddress.end(), addresses.begin() + ptrdiff_t(size_t(o.rank) * widest));
   allGather(addresses.data(), widest);
 
   // 3. Slots and endpoints, then agree that every rank has them all.
@@ -554,15 +553,26 @@ void UcxTransport::sendControl(Peer& peer, uint64_t closedAfter) {
   param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
   param.cb.send = &Callbacks::sent;
   param.user_data = &op;
-  ucs_status_ptr_t r = ucp_tag_send_nbx(peer.ep, &peer.controlOut, sizeof(Control),
-                                        controlTag(options_.rank), &param);
+  startSend(op, [&] {
+    return ucp_tag_send_nbx(peer.ep, &peer.controlOut, sizeof(Control), controlTag(options_.rank),
+                            &param);
+  });
+}
+
+// Counts the send as in flight before UCX sees it, so that whenever its callback runs it finds
+// the count it decrements; a send that completes in place (or fails) is uncounted again.
+template <typename Send>
+void UcxTransport::startSend(Op& op, Send&& send) {
+  op.busy = true;
+  ++sendsInFlight_;
+  ucs_status_ptr_t r = send();
+  if (UCS_PTR_IS_PTR(r)) return;
+  op.busy = false;
+  --sendsInFlight_;
   if (UCS_PTR_IS_ERR(r))
-    fail(strataRemoteError, "ucx control message to {}: {}", peer.name,
+    fail(strataRemoteError, "ucx {} {} to {}: {}",
+         op.kind == Op::DataSend ? "send of message" : "control message", op.seq, op.peer->name,
          ucs_status_string(UCS_PTR_STATUS(r)));
-  if (UCS_PTR_IS_PTR(r)) {
-    op.busy = true;
-    ++sendsInFlight_;
-  }
 }
 
 // Returns credits once half the window is released: the sender, which may have `depth`

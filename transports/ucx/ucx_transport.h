@@ -1,5 +1,7 @@
-// UCX transport between ranks on any hosts: InfiniBand, RoCE, shared memory or TCP, whatever
-// UCX finds (UCX_TLS and the other UCX_* variables are read, never overridden).
+// UCX transport between ranks on any hosts: InfiniBand, RoCE or TCP, whatever UCX finds
+// (UCX_TLS and the other UCX_* variables are read, never overridden). Endpoints use
+// UCP_ERR_HANDLING_MODE_PEER, with which UCX 1.13 leaves out its shared-memory transports (they
+// cannot report a peer's failure): inside a host, Strata's own shared memory is the transport.
 //
 // Data path: tagged messages. Each receive slot has a receive pre-posted into it
 // (ucp_tag_recv_nbx with tag = (source rank, sequence) and a full mask), and post() hands the
@@ -110,6 +112,8 @@ class UcxTransport final : public Transport {
   void postControlRecv(Peer& peer);
   void postTagRecv(Op& op, void* buffer, size_t bytes, uint64_t tag, void* memh);
   void sendControl(Peer& peer, uint64_t closedAfter);
+  template <typename Send>
+  void startSend(Op& op, Send&& send);
   void maybeSendCredit(Peer& peer);
   void handleControl(Peer& peer);
   void peerFailed(Peer& peer, const std::string& why);
