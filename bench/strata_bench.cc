@@ -569,6 +569,9 @@ class Bench {
       req.messageBytes = messageBytes_;
       req.oneShotMaxBytes = oneShotMaxBytes_;
       req.cost = std::make_shared<strata::CostModel>(model_->forWorkingSet(row.bytes));
+      // The bench does not know the hosts: an algorithm that needs them (hierarchical) is not
+      // estimated rather than estimated without a layout.
+      if (!algo->supports(req)) return NAN;
       return algo->estimateSeconds(req) * 1e6;
     }
     return NAN;

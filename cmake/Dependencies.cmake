@@ -1,5 +1,5 @@
-# Finds the dependencies with CMake's own machinery. Required: threads, fmt. Optional (AUTO/ON/OFF):
-# hwloc, UCX, ibverbs, CUDA. Each optional one sets STRATA_HAVE_<NAME> and is listed in the summary.
+# Finds the dependencies with CMake's own machinery (pkg-config for hwloc, UCX and ibverbs).
+# Required: threads, fmt. Optional (AUTO/ON/OFF): hwloc, UCX, ibverbs, CUDA. Each optional one sets STRATA_HAVE_<NAME> and is listed in the summary.
 find_package(Threads REQUIRED)
 find_package(fmt REQUIRED)
 find_package(pugixml REQUIRED)  # NCCL topology XML
@@ -21,9 +21,9 @@ endif()
 strata_optional(hwloc STRATA_WITH_HWLOC STRATA_HAVE_HWLOC)
 
 set(STRATA_HAVE_UCX OFF)
-if(NOT STRATA_WITH_UCX STREQUAL "OFF")
-  find_package(ucx QUIET)
-  if(ucx_FOUND)
+if(NOT STRATA_WITH_UCX STREQUAL "OFF" AND PkgConfig_FOUND)
+  pkg_check_modules(UCX IMPORTED_TARGET ucx)
+  if(UCX_FOUND)
     set(STRATA_HAVE_UCX ON)
   endif()
 endif()
@@ -84,6 +84,7 @@ function(strata_link_optional_deps target)
     target_compile_definitions(${target} PUBLIC STRATA_HAVE_HWLOC=1)
   endif()
   if(STRATA_HAVE_UCX)
+    target_link_libraries(${target} PUBLIC PkgConfig::UCX)
     target_compile_definitions(${target} PUBLIC STRATA_HAVE_UCX=1)
   endif()
   if(STRATA_HAVE_VERBS)

@@ -7,8 +7,8 @@ packages=(
   libfmt-dev                     # formatting of every message and table (library)
   libhwloc-dev hwloc             # host topology: NUMA, PCIe tree, GPUs, NICs; hwloc XML (library)
   libpugixml-dev                 # NCCL topology XML files (library)
-  libucx-dev                     # UCX transport (detected; the transport comes with the multi-host work)
-  libibverbs-dev rdma-core       # ibverbs transport (detected; likewise)
+  libucx-dev                     # UCX transport between hosts (library; optional, else TCP)
+  libibverbs-dev rdma-core       # NIC ports in discovery; the verbs transport later
   libcli11-dev                   # command-line flags of strata-bench, strata-topo, strata-plan
   libcairo2-dev                  # strata-plan --plot: the busbw chart as PNG (library)
   nlohmann-json3-dev             # --json output of strata-bench

@@ -107,9 +107,11 @@ typedef struct {
    * to exercise the hierarchical algorithms on one machine (the transport stays shared memory).
    * nranks must be a multiple of it. 0: the real hosts; default STRATA_RANKS_PER_HOST. */
   int ranksPerHost;
-  /* Added after ranksPerHost. How ranks reach each other: "auto" (shared memory inside a host,
-   * TCP between hosts), "shm" (one host only) or "tcp" (every pair, even on one host); default
-   * STRATA_TRANSPORT. tcpStreams: TCP connections per pair of ranks; default STRATA_TCP_STREAMS. */
+  /* Added after ranksPerHost. How ranks reach each other: "auto" (shared memory inside a host;
+   * UCX between hosts in a build with UCX, else TCP), "shm" (one host only), "tcp" or "ucx" (that
+   * transport to every pair, even on one host), "shm+tcp" or "shm+ucx" (shared memory inside a
+   * host, that transport between hosts); default STRATA_TRANSPORT. tcpStreams: TCP connections
+   * per pair of ranks; default STRATA_TCP_STREAMS. */
   const char* transport;
   int tcpStreams;
 } strataConfig_t;

@@ -12,6 +12,9 @@
 #include "transports/routed_transport.h"
 #include "transports/shm/shm_transport.h"
 #include "transports/tcp/tcp_transport.h"
+#ifdef STRATA_HAVE_UCX
+#include "transports/ucx/ucx_transport.h"
+#endif
 
 namespace strata {
 namespace {
@@ -51,7 +54,7 @@ Comm::Comm(const strataUniqueId& id, int nranks, int rank, const Config& config,
   const std::vector<int>& localRanks = topology_.ranksOnHost(topology_.hostOf(rank));
   STRATA_CHECK(config_.transport != "shm" || topology_.hostCount() == 1, strataInvalidUsage,
                "STRATA_TRANSPORT=shm, but the communicator spans {} hosts: shared memory reaches "
-               "the ranks of one host only (use auto or tcp)",
+               "the ranks of one host only (use auto, tcp, ucx, shm+tcp or shm+ucx)",
                topology_.hostCount());
   if (topology_.hostCount() > 1) {
     // The real hosts shape the hierarchical schedules.
@@ -84,11 +87,21 @@ Comm::Comm(const strataUniqueId& id, int nranks, int rank, const Config& config,
   if (rank == 0) log(LogLevel::Info, "{}", topology_.describe());
 }
 
-// Shared memory to the ranks of this host, TCP to the others (or to all, with
-// STRATA_TRANSPORT=tcp). Both constructors are collective over the communicator, so every rank
-// builds each transport that any rank needs, with its own (possibly empty) set of peers.
+// Shared memory to the ranks of this host and a network transport to the others, or the network
+// transport to all (STRATA_TRANSPORT=tcp or ucx). "auto" and "shm" take UCX between hosts where
+// the build has it, else TCP; in "auto" a UCX that no rank can start falls back to TCP (every
+// rank learns it alike, so all fall back together). The constructors are collective over the
+// communicator, so every rank builds each transport that any rank needs, with its own (possibly
+// empty) set of peers.
 std::unique_ptr<Transport> Comm::connectTransports(const strataUniqueId& id, const std::vector<int>& localRanks) {
-  const bool allTcp = config_.transport == "tcp";
+  const std::string& mode = config_.transport;
+  const bool allNetwork = mode == "tcp" || mode == "ucx";
+#ifdef STRATA_HAVE_UCX
+  const bool haveUcx = true;
+#else
+  const bool haveUcx = false;
+#endif
+  bool ucx = mode == "ucx" || mode == "shm+ucx" || ((mode == "auto" || mode == "shm") && haveUcx);
   std::vector<std::unique_ptr<Transport>> transports;
   std::vector<int> route(size_t(nranks_), -1);
 
@@ -97,29 +110,52 @@ std::unique_ptr<Transport> Comm::connectTransports(const strataUniqueId& id, con
   shm.segmentPrefix = fmt::format("/strata-{:016x}", hashBytes(&id, sizeof(id)));
   shm.rank = rank_;
   shm.nranks = nranks_;
-  shm.localRanks = allTcp ? std::vector<int>{rank_} : localRanks;
+  shm.localRanks = allNetwork ? std::vector<int>{rank_} : localRanks;
   shm.slotBytes = static_cast<size_t>(config_.chunkBytes);
   shm.depth = config_.fifoDepth;
   transports.push_back(std::make_unique<ShmTransport>(shm, [this] { bootstrap_->barrier(); }));
   for (int r : shm.localRanks)
     if (r != rank_) route[size_t(r)] = 0;
 
-  if (nranks_ > 1 && (allTcp || topology_.hostCount() > 1)) {
-    TcpOptions tcp;
-    tcp.rank = rank_;
-    tcp.nranks = nranks_;
+  if (nranks_ > 1 && (allNetwork || topology_.hostCount() > 1)) {
+    std::vector<int> peers;
     for (int r = 0; r < nranks_; ++r)
-      if (r != rank_ && route[size_t(r)] < 0) tcp.peers.push_back(r);
-    tcp.slotBytes = static_cast<size_t>(config_.chunkBytes);
-    tcp.depth = config_.fifoDepth;
-    tcp.streams = config_.tcpStreams;
-    tcp.timeoutSec = config_.timeoutSec;
-    tcp.abortFlag = abortFlag_;
-    const UniqueIdData data = decodeUniqueId(id);
-    std::copy(std::begin(data.secret), std::end(data.secret), tcp.secret.begin());
-    transports.push_back(std::make_unique<TcpTransport>(
-        tcp, [this](void* d, size_t bytesPerRank) { bootstrap_->allGather(d, bytesPerRank); }));
-    for (int r : tcp.peers) route[size_t(r)] = 1;
+      if (r != rank_ && route[size_t(r)] < 0) peers.push_back(r);
+    auto allGather = [this](void* d, size_t bytesPerRank) { bootstrap_->allGather(d, bytesPerRank); };
+#ifdef STRATA_HAVE_UCX
+    if (ucx) {
+      UcxOptions o;
+      o.rank = rank_;
+      o.nranks = nranks_;
+      o.peers = peers;
+      o.slotBytes = static_cast<size_t>(config_.chunkBytes);
+      o.depth = config_.fifoDepth;
+      o.timeoutSec = config_.timeoutSec;
+      o.abortFlag = abortFlag_;
+      try {
+        transports.push_back(std::make_unique<UcxTransport>(o, allGather));
+      } catch (const UcxUnavailable& e) {
+        if (mode != "auto") throw;
+        log(LogLevel::Warn, "rank {}: UCX is unavailable, so TCP connects the hosts: {}", rank_, e.what());
+        ucx = false;
+      }
+    }
+#endif
+    if (!ucx) {
+      TcpOptions tcp;
+      tcp.rank = rank_;
+      tcp.nranks = nranks_;
+      tcp.peers = peers;
+      tcp.slotBytes = static_cast<size_t>(config_.chunkBytes);
+      tcp.depth = config_.fifoDepth;
+      tcp.streams = config_.tcpStreams;
+      tcp.timeoutSec = config_.timeoutSec;
+      tcp.abortFlag = abortFlag_;
+      const UniqueIdData data = decodeUniqueId(id);
+      std::copy(std::begin(data.secret), std::end(data.secret), tcp.secret.begin());
+      transports.push_back(std::make_unique<TcpTransport>(tcp, allGather));
+    }
+    for (int r : peers) route[size_t(r)] = 1;
   }
   return std::make_unique<RoutedTransport>(std::move(transports), std::move(route));
 }

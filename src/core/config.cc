@@ -29,7 +29,7 @@ constexpr size_t kFirstConfigSize = offsetof(strataConfig_t, ranksPerHost);
   X(ranksPerHost, "STRATA_RANKS_PER_HOST", "0",                                                 \
     "plan as if every k consecutive ranks formed a host (tests the hierarchical algorithms on one machine); 0: the real hosts") \
   X(transport, "STRATA_TRANSPORT", "auto",                                                      \
-    "how ranks reach each other: auto (shared memory inside a host, TCP between hosts), shm, or tcp (every pair)") \
+    "how ranks reach each other: auto (shared memory inside a host; UCX between hosts where built with it, else TCP), shm (one host), tcp or ucx (that transport to every pair), shm+tcp or shm+ucx (shared memory inside a host, that transport between hosts)") \
   X(tcpStreams, "STRATA_TCP_STREAMS", "2", "TCP connections per pair of ranks")
 
 template <typename T>
@@ -134,8 +134,15 @@ Config resolveConfig(const strataConfig_t* user) {
   STRATA_CHECK(c.slotStores == "auto" || c.slotStores == "cached" || c.slotStores == "streaming",
                strataInvalidArgument, "slot stores must be auto, cached or streaming, got '{}'", c.slotStores);
   STRATA_CHECK(c.spinCount >= -1, strataInvalidArgument, "spin count must be >= 0 (or -1: automatic)");
-  STRATA_CHECK(c.transport == "auto" || c.transport == "shm" || c.transport == "tcp", strataInvalidArgument,
-               "transport must be auto, shm or tcp, got '{}'", c.transport);
+  STRATA_CHECK(c.transport == "auto" || c.transport == "shm" || c.transport == "tcp" ||
+                   c.transport == "ucx" || c.transport == "shm+tcp" || c.transport == "shm+ucx",
+               strataInvalidArgument,
+               "transport must be auto, shm, tcp, ucx, shm+tcp or shm+ucx, got '{}'", c.transport);
+#ifndef STRATA_HAVE_UCX
+  STRATA_CHECK(c.transport.find("ucx") == std::string::npos, strataInvalidArgument,
+               "transport '{}' needs UCX, and this build of Strata has none (build it with "
+               "libucx-dev installed)", c.transport);
+#endif
   STRATA_CHECK(c.tcpStreams >= 1 && c.tcpStreams <= 64, strataInvalidArgument,
                "TCP streams per peer must be in [1, 64], got {}", c.tcpStreams);
   return c;

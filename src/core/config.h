@@ -21,7 +21,7 @@ struct Config {
   std::string slotStores;  // auto, cached or streaming
   int spinCount;  // -1: chosen by the communicator from ranks per CPU
   int ranksPerHost;  // > 0: plan as if every k consecutive ranks formed a host; 0: real hosts
-  std::string transport;  // auto, shm or tcp
+  std::string transport;  // auto, shm, tcp, ucx, shm+tcp or shm+ucx
   int tcpStreams;
 };
 

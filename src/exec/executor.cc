@@ -335,6 +335,10 @@ void Executor::run(const Schedule& s, const void* input, void* output, uint64_t 
       moved = advance(r, w) || moved;
       if (w.finished) --unfinished;
     }
+    // Stuck on one peer: move what was posted to the others too. A walker waiting on a
+    // shared-memory peer runs no network transport's progress by itself, and a rendezvous (UCX)
+    // or a message larger than the socket buffers (TCP) moves only while the sender progresses.
+    if (!moved && unfinished > 0) transport_.progress();
     return moved || unfinished == 0;
   };
   auto what = [&] {

@@ -1,10 +1,11 @@
 // Every registered algorithm of every collective, run for real between forked processes over
-// shared memory, for world sizes 1..17: each process creates a communicator per algorithm with
-// the algorithm forced (and, for the hierarchical ones, ranks grouped into pretend hosts of k),
-// runs its collective at counts 0, 1, odd and > 1 MiB, in place and out of place, at two roots,
-// and checks every element exactly. The algorithm list comes from the registry, so a new
-// algorithm is tested here the moment it is registered. Unsupported sizes (the forced selection
-// refuses them with strataInvalidArgument "does not support") are skipped and counted.
+// shared memory for world sizes 1..17, and over TCP and UCX for 2, 3, 5 and 8: each process
+// creates a communicator per algorithm with the algorithm forced (and, for the hierarchical ones,
+// ranks grouped into pretend hosts of k), runs its collective at counts 0, 1, odd and > 1 MiB, in
+// place and out of place, at two roots, and checks every element exactly. The algorithm list
+// comes from the registry, so a new algorithm is tested here the moment it is registered.
+// Unsupported sizes (the forced selection refuses them with strataInvalidArgument "does not
+// support") are skipped and counted.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -226,22 +227,38 @@ void computeExpectedTables(int n) {
 
 // How the ranks reach each other in a run.
 enum class Wires {
-  Shm,        // one host, shared memory; hierarchical algorithms on pretend hosts
-  Tcp,        // one host, every pair over TCP (STRATA_TRANSPORT=tcp); pretend hosts as above
-  TwoPerHost  // real hosts of two ranks each (STRATA_HOST_ID): shared memory inside, TCP between
+  Shm,         // one host, shared memory; hierarchical algorithms on pretend hosts
+  Tcp,         // one host, every pair over TCP (STRATA_TRANSPORT=tcp); pretend hosts as above
+  TwoPerHost,  // real hosts of two ranks each (STRATA_HOST_ID): shared memory inside, TCP between
+  Ucx,         // one host, every pair over UCX (STRATA_TRANSPORT=ucx, UCX's default transports)
+  TwoPerHostUcx  // hosts of two as above, UCX between them (shm+ucx) over UCX_TLS=tcp
 };
+
+bool twoPerHost(Wires w) { return w == Wires::TwoPerHost || w == Wires::TwoPerHostUcx; }
+
+const char* transportOf(Wires w) {
+  switch (w) {
+    case Wires::Tcp: return "tcp";
+    case Wires::TwoPerHost: return "shm+tcp";
+    case Wires::Ucx: return "ucx";
+    case Wires::TwoPerHostUcx: return "shm+ucx";
+    case Wires::Shm: break;
+  }
+  return "auto";
+}
 
 // Host of rank r in a TwoPerHost run.
 int hostOfRank(int r) { return r / 2; }
 
 // One process's whole run: every algorithm, every host grouping, every case.
 int rankBody(int r, int n, Shared* shared, Wires wires) {
-  if (wires == Wires::TwoPerHost) setenv("STRATA_HOST_ID", fmt::format("host{}", hostOfRank(r)).c_str(), 1);
+  if (twoPerHost(wires)) setenv("STRATA_HOST_ID", fmt::format("host{}", hostOfRank(r)).c_str(), 1);
+  if (wires == Wires::TwoPerHostUcx) setenv("UCX_TLS", "tcp", 1);  // the path between real hosts
   int commIndex = 0;
   for (const AlgorithmInfo* algo : strata::allAlgorithms()) {
     std::vector<int> hostSizes = {0};
-    if (hierarchical(*algo) && wires != Wires::TwoPerHost) hostSizes = hostSizesFor(n);
-    if (wires == Wires::TwoPerHost) {
+    if (hierarchical(*algo) && !twoPerHost(wires)) hostSizes = hostSizesFor(n);
+    if (twoPerHost(wires)) {
       std::vector<int> hosts;
       for (int q = 0; q < n; ++q) hosts.push_back(hostOfRank(q));
       PlanRequest req;
@@ -268,7 +285,7 @@ int rankBody(int r, int n, Shared* shared, Wires wires) {
       config.timeoutSec = kCommTimeoutSec;
       config.algorithm = algo->name;
       config.ranksPerHost = k;
-      config.transport = wires == Wires::Tcp ? "tcp" : "auto";
+      config.transport = transportOf(wires);
       strataComm_t comm = nullptr;
       if (strataCommInitRankConfig(&comm, n, slot.id, r, &config) != strataSuccess) {
         fprintf(stderr, "rank %d init for %s (k=%d): %s\n", r, algo->name, k,
@@ -286,9 +303,13 @@ int rankBody(int r, int n, Shared* shared, Wires wires) {
             fprintf(stderr, "rank %d: %s ran as '%s'\n", r, what.c_str(), last.c_str());
             return 13;
           }
-          // TCP must really carry the messages where the run says it does.
-          const bool tcp = wires == Wires::Tcp ? n > 1 : wires == Wires::TwoPerHost && hostOfRank(n - 1) > 0;
-          if (tcp != (last.find("tcp") != std::string::npos)) {
+          // The network transport must really carry the messages where the run says it does.
+          const bool ucx = wires == Wires::Ucx || wires == Wires::TwoPerHostUcx;
+          const bool network = wires == Wires::Tcp || wires == Wires::Ucx
+                                   ? n > 1
+                                   : twoPerHost(wires) && hostOfRank(n - 1) > 0;
+          if (network != (last.find(ucx ? "ucx" : "tcp") != std::string::npos) ||
+              last.find(ucx ? "tcp" : "ucx") != std::string::npos) {
             fprintf(stderr, "rank %d: %s ran over '%s'\n", r, what.c_str(), last.c_str());
             return 14;
           }
@@ -350,5 +371,15 @@ TEST_P(EveryAlgorithmOverTcp, EveryPair) { runWorld(GetParam(), Wires::Tcp); }
 TEST_P(EveryAlgorithmOverTcp, TwoRanksPerHost) { runWorld(GetParam(), Wires::TwoPerHost); }
 INSTANTIATE_TEST_SUITE_P(WorldSizes, EveryAlgorithmOverTcp, ::testing::Values(2, 3, 5, 8),
                          [](const auto& info) { return "n" + std::to_string(info.param); });
+
+#ifdef STRATA_HAVE_UCX
+// The same over UCX: every pair (STRATA_TRANSPORT=ucx, whatever UCX picks on one host), and real
+// hosts of two ranks (shm+ucx, UCX over TCP between the hosts).
+class EveryAlgorithmOverUcx : public ::testing::TestWithParam<int> {};
+TEST_P(EveryAlgorithmOverUcx, EveryPair) { runWorld(GetParam(), Wires::Ucx); }
+TEST_P(EveryAlgorithmOverUcx, TwoRanksPerHost) { runWorld(GetParam(), Wires::TwoPerHostUcx); }
+INSTANTIATE_TEST_SUITE_P(WorldSizes, EveryAlgorithmOverUcx, ::testing::Values(2, 3, 5, 8),
+                         [](const auto& info) { return "n" + std::to_string(info.param); });
+#endif
 
 }  // namespace

@@ -74,6 +74,34 @@ TEST(Config, AnyRegisteredAlgorithmNameCanBeForced) {
   }
 }
 
+TEST(Config, TransportIsOneOfTheKnownRoutes) {
+  for (const char* name : {"auto", "shm", "tcp", "shm+tcp"}) {
+    strataConfig_t u = STRATA_CONFIG_INITIALIZER;
+    u.transport = name;
+    EXPECT_EQ(resolveConfig(&u).transport, name);
+  }
+  for (const char* name : {"ucx", "shm+ucx"}) {
+    strataConfig_t u = STRATA_CONFIG_INITIALIZER;
+    u.transport = name;
+#ifdef STRATA_HAVE_UCX
+    EXPECT_EQ(resolveConfig(&u).transport, name);
+#else
+    EXPECT_THROW(resolveConfig(&u), Error) << name << " accepted without UCX";
+#endif
+  }
+  for (const char* bad : {"", "TCP", "ucx+shm", "shm+", "shm+shm", "verbs"}) {
+    strataConfig_t u = STRATA_CONFIG_INITIALIZER;
+    u.transport = bad;
+    try {
+      resolveConfig(&u);
+      ADD_FAILURE() << "transport '" << bad << "' accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), strataInvalidArgument);
+      EXPECT_NE(std::string(e.what()).find("shm+ucx"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Config, EveryTunableIsDocumented) {
   for (const TunableDoc& t : tunables()) {
     EXPECT_EQ(std::string(t.env).rfind("STRATA_", 0), 0u);
