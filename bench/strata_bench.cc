@@ -550,7 +550,8 @@ class Bench {
   }
 
   // The estimate of the algorithm that ran ("ring/shm" names "ring"), for this rank on one
-  // host: the bench does not know where the ranks of a launcher run.
+  // host: the bench does not know where the ranks of a launcher run. An algorithm that needs
+  // several hosts (hier-*) has no estimate here (N/A): its cost function reads the host layout.
   double predictUsec(const Row& row) const {
     if (!model_) return NAN;
     const std::string name = row.algorithm.substr(0, row.algorithm.find('/'));
@@ -568,6 +569,7 @@ class Bench {
       req.messageBytes = messageBytes_;
       req.oneShotMaxBytes = oneShotMaxBytes_;
       req.cost = std::make_shared<strata::CostModel>(model_->forWorkingSet(row.bytes));
+      if (!algo->supports(req)) return NAN;
       return algo->estimateSeconds(req) * 1e6;
     }
     return NAN;
