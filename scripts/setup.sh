@@ -16,6 +16,7 @@ packages=(
   libbenchmark-dev               # micro-benchmarks of the kernels
   clang libclang-rt-14-dev       # libFuzzer: fuzzing of the topology file readers in CI
   python3                        # tool tests check exported JSON/XML; bench/compare.py
+  iproute2                       # ip netns/veth/bridge: the multi-host tests on network namespaces (scripts/netns.sh)
 )
 missing=()
 for p in "${packages[@]}"; do
