@@ -135,7 +135,8 @@ mkdir -p "$(dirname "$out")"
   echo "so every byte crosses the kernel's TCP stack and the bridge; same machine, so the \"network\""
   echo "is memory copies: no wire limit, and the two ranks share the $(nproc) cores with the kernel's"
   echo "network processing. $rounds interleaved rounds, medians per size. float32 sum, out-of-place,"
-  echo "time = max over ranks of the mean per op, busbw = algbw for 2 ranks, every element checked."
+  echo "time = max over ranks of the mean per op, busbw = algbw = size / time for 2 ranks (computed"
+  echo "here from the times, which the tables print with more digits), every element checked."
   echo "Peers: Open MPI $(mpirun.openmpi --version 2>/dev/null | head -1 | awk '{print $NF}'), MPICH $(mpirun.mpich --version 2>/dev/null | awk '/Version:/ {print $2; exit}') (ch4:ucx),"
   echo "UCX $(ucx_info -v 2>/dev/null | awk '/Version/ {print $NF; exit}') (\`../shared/peers/\`, built by its build.sh)."
   echo
@@ -155,10 +156,14 @@ def parse(path, strata):
         f = line.split()
         if line.startswith("#") or not f or not f[0].isdigit():
             continue
+        # busbw from the time (GB/s = B/us/1e3; busbw = algbw for 2 ranks): the tables print
+        # 2 or 3 decimals, too few below 64 KiB.
+        size = int(f[0])
         if strata:  # size count type redop root time algbw busbw #wrong ... algorithm
-            rows[int(f[0])] = (float(f[5]), float(f[7]), int(f[8]), f[-1])
+            t, wrong, algo = float(f[5]), int(f[8]), f[-1]
         else:       # size_B count iters time_us min_us avg_us algbw busbw check
-            rows[int(f[0])] = (float(f[3]), float(f[7]), 0 if f[8] == "OK" else 1, "")
+            t, wrong, algo = float(f[3]), 0 if f[8] == "OK" else 1, ""
+        rows[size] = (t, size / t / 1e3 if t > 0 else float("nan"), wrong, algo)
     return rows
 
 runs = {n: [parse(f"{work}/{n}.{r}.out", n.startswith("strata")) for r in range(1, rounds + 1)] for n in names}
@@ -176,7 +181,6 @@ def ratio(a, b):
 sizes = sorted(set.intersection(*(set(runs[n][0]) for n in names)))
 wrong = {n: sum(run[s][2] for run in runs[n] for s in run) for n in names}
 have_ucx = "strata-ucx" in names
-algo = runs["strata-tcp"][-1][sizes[0]][3] if sizes else "?"
 algos = sorted({run[s][3] for run in runs["strata-tcp"] for s in run})
 
 print("| size (B) | strata tcp busbw (GB/s) | ompi tcp busbw (GB/s) | strata/ompi | "
@@ -186,6 +190,14 @@ for s in sizes:
     st, ot = med("strata-tcp", s, 1), med("ompi-tcp", s, 1)
     su, mu = (med("strata-ucx", s, 1) if have_ucx else float("nan")), med("mpich-ucx", s, 1)
     print(f"| {s} | {fmt(st, 3)} | {fmt(ot, 3)} | {fmt(ratio(st, ot))} | {fmt(su, 3)} | {fmt(mu, 3)} | {fmt(ratio(su, mu))} |")
+print()
+print("Every round's busbw from 1 MiB up (GB/s; rounds in order, to show the spread the medians hide):")
+print()
+print("| size (B) | " + " | ".join(names) + " |")
+print("|---:|" + "---|" * len(names))
+for s in [s for s in sizes if s >= 1 << 20]:
+    cells = [" / ".join(fmt(run[s][1]) if s in run else "-" for run in runs[n]) for n in names]
+    print(f"| {s} | " + " | ".join(cells) + " |")
 print()
 print("Time per op (us, medians):")
 print()
