@@ -55,7 +55,11 @@ netns=$root/scripts/netns.sh
 # shellcheck source=../scripts/netns.sh
 source "$netns"
 work=""
-netns_cleanup_hook() { [ -z "$work" ] || rm -rf "$work"; }
+sampler=""
+netns_cleanup_hook() {
+  [ -z "$sampler" ] || kill "$sampler" 2>/dev/null || true
+  [ -z "$work" ] || rm -rf "$work"
+}
 # Distinct hostnames too: the MPI launchers and libraries tell hosts apart by name.
 export NETNS_HOSTNAMES=1
 NETNS_TAG="bench" netns_up 2
@@ -119,10 +123,16 @@ names=(strata-tcp ompi-tcp)
 [ -n "$strata_ucx_reason" ] || names+=(strata-ucx)
 names+=(mpich-ucx)
 started=$(date -u +%Y-%m-%dT%H:%MZ)
+# The 1-minute load average every 10 s: the machine is shared, and the two ranks alone make ~2.
+(while :; do cut -d' ' -f1 /proc/loadavg; sleep 10; done) >"$work/load" &
+sampler=$!
 for ((round = 1; round <= rounds; round++)); do
   for name in "${names[@]}"; do run "$name" "$round"; done
 done
 
+kill "$sampler" 2>/dev/null || true
+sampler=""
+load=$(sort -n "$work/load" | awk '{v[NR] = $1} END {printf "%s .. %s (median %s)", v[1], v[NR], v[int((NR + 1) / 2)]}')
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null | head -1)
 mkdir -p "$(dirname "$out")"
@@ -134,7 +144,9 @@ mkdir -p "$(dirname "$out")"
   echo "Two network namespaces joined by veth pairs to a Linux bridge (MTU 1500), one rank in each,"
   echo "so every byte crosses the kernel's TCP stack and the bridge; same machine, so the \"network\""
   echo "is memory copies: no wire limit, and the two ranks share the $(nproc) cores with the kernel's"
-  echo "network processing. $rounds interleaved rounds, medians per size. float32 sum, out-of-place,"
+  echo "network processing. Load average (1 min) during the runs: $load; the two ranks alone make"
+  echo "about 2, more means other work shared the cores (the figures then say less)."
+  echo "$rounds interleaved rounds, medians per size. float32 sum, out-of-place,"
   echo "time = max over ranks of the mean per op, busbw = algbw = size / time for 2 ranks (computed"
   echo "here from the times, which the tables print with more digits), every element checked."
   echo "Peers: Open MPI $(mpirun.openmpi --version 2>/dev/null | head -1 | awk '{print $NF}'), MPICH $(mpirun.mpich --version 2>/dev/null | awk '/Version:/ {print $2; exit}') (ch4:ucx),"
