@@ -551,7 +551,8 @@ class Bench {
   }
 
   // The estimate of the algorithm that ran ("ring/shm" names "ring"), for this rank on one
-  // host: the bench does not know where the ranks of a launcher run.
+  // host: the bench does not know where the ranks of a launcher run. An algorithm that needs
+  // several hosts (hier-*) has no estimate here (N/A): its cost function reads the host layout.
   double predictUsec(const Row& row) const {
     if (!model_) return NAN;
     const std::string name = row.algorithm.substr(0, row.algorithm.find('/'));

@@ -1,6 +1,8 @@
 #!/bin/bash
 # Quick start, command 2: installs what is missing, builds, and runs the whole test suite.
 # SANITIZE=address,undefined or SANITIZE=thread builds into build-<name>/ with that sanitizer.
+# The multi-host tests on network namespaces (ctest -L netns) need root; without it they skip
+# (STRATA_NETNS_REQUIRED=1 makes that a failure, as in CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

@@ -18,6 +18,7 @@ packages=(
   python3                        # tool tests check exported JSON/XML; bench/compare.py
   libpmix-dev                    # PMIx's header for the mpirun/srun launcher (libpmix is dlopen-ed at run time)
   openmpi-bin mpich              # launcher tests: mpirun.openmpi (PMIx) and mpiexec.mpich (PMI-1)
+  iproute2                       # ip netns/veth/bridge: the multi-host tests on network namespaces (scripts/netns.sh)
 )
 missing=()
 for p in "${packages[@]}"; do

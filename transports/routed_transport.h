@@ -20,7 +20,8 @@ class RoutedTransport final : public Transport {
       : transports_(std::move(transports)), route_(std::move(routeOfPeer)) {
     for (int r : route_)
       if (r >= 0 && std::find(used_.begin(), used_.end(), r) == used_.end()) used_.push_back(r);
-    // In the transports' order, so that every rank names the same route alike ("shm+ucx").
+    // In the order of `transports`, so that every rank names the same mix the same way
+    // ("shm+tcp"), whichever kind of peer comes first in its rank order.
     std::sort(used_.begin(), used_.end());
     for (int t : used_) name_ += (name_.empty() ? "" : "+") + std::string(transports_[size_t(t)]->name());
     if (name_.empty()) name_ = "none";
