@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -47,6 +49,17 @@ void countHardware(LocalHostInfo& info) {
   info.cores = info.threads = n > 0 ? static_cast<uint32_t>(n) : 1;
 }
 
+// RDMA devices the kernel knows (verbs drivers register them here), without loading libibverbs.
+uint32_t countRdmaDevices() {
+  DIR* dir = opendir("/sys/class/infiniband");
+  if (!dir) return 0;
+  uint32_t n = 0;
+  while (const dirent* e = readdir(dir))
+    if (e->d_name[0] != '.') ++n;
+  closedir(dir);
+  return n;
+}
+
 }  // namespace
 
 const LocalHostInfo& localHostInfo() {
@@ -64,6 +77,7 @@ const LocalHostInfo& localHostInfo() {
                                      readFirstLine("/proc/sys/kernel/random/boot_id"), netns));
     }
     countHardware(i);
+    i.rdmaDevices = countRdmaDevices();
     return i;
   }();
   return info;

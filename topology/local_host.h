@@ -15,6 +15,7 @@ struct LocalHostInfo {
   uint32_t numaNodes = 0;
   uint32_t cores = 0;
   uint32_t threads = 0;
+  uint32_t rdmaDevices = 0;  // entries of /sys/class/infiniband (InfiniBand and RoCE NICs)
   char hostname[64] = {};
 };
 

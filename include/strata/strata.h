@@ -108,7 +108,8 @@ typedef struct {
    * nranks must be a multiple of it. 0: the real hosts; default STRATA_RANKS_PER_HOST. */
   int ranksPerHost;
   /* Added after ranksPerHost. How ranks reach each other: "auto" (shared memory inside a host;
-   * UCX between hosts in a build with UCX, else TCP), "shm" (one host only), "tcp" or "ucx" (that
+   * between hosts UCX where every rank has an RDMA device and the build has UCX, else TCP),
+   * "shm" (one host only), "tcp" or "ucx" (that
    * transport to every pair, even on one host), "shm+tcp" or "shm+ucx" (shared memory inside a
    * host, that transport between hosts); default STRATA_TRANSPORT. tcpStreams: TCP connections
    * per pair of ranks; default STRATA_TCP_STREAMS. */

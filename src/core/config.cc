@@ -29,7 +29,7 @@ constexpr size_t kFirstConfigSize = offsetof(strataConfig_t, ranksPerHost);
   X(ranksPerHost, "STRATA_RANKS_PER_HOST", "0",                                                 \
     "plan as if every k consecutive ranks formed a host (tests the hierarchical algorithms on one machine); 0: the real hosts") \
   X(transport, "STRATA_TRANSPORT", "auto",                                                      \
-    "how ranks reach each other: auto (shared memory inside a host; UCX between hosts where built with it, else TCP), shm (one host), tcp or ucx (that transport to every pair), shm+tcp or shm+ucx (shared memory inside a host, that transport between hosts)") \
+    "how ranks reach each other: auto (shared memory inside a host; between hosts UCX where every rank has an RDMA device and the build has UCX, else TCP), shm (one host), tcp or ucx (that transport to every pair), shm+tcp or shm+ucx (shared memory inside a host, that transport between hosts)") \
   X(tcpStreams, "STRATA_TCP_STREAMS", "2", "TCP connections per pair of ranks")
 
 template <typename T>

@@ -1,10 +1,12 @@
 // The UCX transport between real processes, through libstrata.so as an application links it: a
 // rank killed mid-run makes the survivors fail with strataRemoteError long before the timeout,
-// over UCX's TCP and over its default transports; "auto" takes UCX between hosts; a UCX that
-// cannot start makes "auto" fall back to TCP and a forced "ucx" fail on every rank.
+// over UCX's TCP and over its default transports; "auto" takes UCX between hosts with RDMA
+// devices and TCP without; a UCX that cannot start makes "auto" fall back to TCP and a forced
+// "ucx" fail on every rank.
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <dirent.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -130,21 +132,25 @@ TEST(UcxProcs, KilledRankIsRemoteErrorOverUcxTcp) { killedRankMakesSurvivorsFail
 
 TEST(UcxProcs, KilledRankIsRemoteErrorOverDefaultTransports) { killedRankMakesSurvivorsFail(""); }
 
-// Two pretend hosts of two ranks: shared memory inside, UCX between, as "auto" chooses.
-TEST(UcxProcs, AutoTakesUcxBetweenHosts) {
+// Two pretend hosts of two ranks: shared memory inside; between them UCX where every rank has
+// an RDMA device (assumed here: this machine has none), Strata's TCP where not.
+void autoRouteBetweenHosts(bool assumeRdma, const char* expected) {
   const int n = 4;
   strataConfig_t c = STRATA_CONFIG_INITIALIZER;
   c.timeoutSec = 30;
-  auto setup = [](int r) {
+  auto setup = [assumeRdma](int r) {
     setenv("STRATA_HOST_ID", r < 2 ? "hostA" : "hostB", 1);
     setenv("UCX_TLS", "tcp", 1);
+    if (assumeRdma) setenv("STRATA_TEST_ASSUME_RDMA", "1", 1);
+    else unsetenv("STRATA_TEST_ASSUME_RDMA");
   };
   auto status = forkRanks(n, c, setup, [&](int r, strataResult_t init, strataComm_t comm) {
     if (init != strataSuccess) return 92;
     if (int rc = checkedAllReduce(comm, r, n, 300001, 2)) return rc;
     const std::string last = strataCommLastAlgorithm(comm);
-    if (last.find("/shm+ucx") == std::string::npos) {
-      fprintf(stderr, "rank %d ran '%s'\n", r, last.c_str());
+    if (last.size() < std::strlen(expected) ||
+        last.compare(last.size() - std::strlen(expected), std::string::npos, expected) != 0) {
+      fprintf(stderr, "rank %d ran '%s', expected '...%s'\n", r, last.c_str(), expected);
       return 13;
     }
     return 0;
@@ -152,11 +158,24 @@ TEST(UcxProcs, AutoTakesUcxBetweenHosts) {
   for (int r = 0; r < n; ++r) EXPECT_TRUE(exitedWith(status[size_t(r)], 0)) << "rank " << r << " status " << status[size_t(r)];
 }
 
+TEST(UcxProcs, AutoTakesUcxBetweenHostsWithRdma) { autoRouteBetweenHosts(true, "/shm+ucx"); }
+
+TEST(UcxProcs, AutoTakesTcpBetweenHostsWithoutRdma) {
+  if (DIR* d = opendir("/sys/class/infiniband")) {
+    bool any = false;
+    while (const dirent* e = readdir(d)) any |= e->d_name[0] != '.';
+    closedir(d);
+    if (any) GTEST_SKIP() << "this machine has RDMA devices: auto takes UCX here";
+  }
+  autoRouteBetweenHosts(false, "/shm+tcp");
+}
+
 TEST(UcxProcs, UcxThatCannotStartFallsBackToTcpInAutoAndFailsWhenForced) {
   const int n = 2;
   auto setup = [](int r) {
     setenv("STRATA_HOST_ID", r == 0 ? "hostA" : "hostB", 1);
     setenv("UCX_TLS", "no-such-transport", 1);
+    setenv("STRATA_TEST_ASSUME_RDMA", "1", 1);  // auto must try UCX to fall back from it
   };
   strataConfig_t c = STRATA_CONFIG_INITIALIZER;
   c.timeoutSec = 30;

@@ -114,7 +114,9 @@ class TcpTransport::TcpSend final : public SendChannel {
   TcpSend(TcpTransport& t, Peer& p) : t_(t), p_(p) {}
 
   void* trySlot(size_t bytes) override {
-    t_.progress();
+    // With nothing unsent every slot's previous message is in the kernel: no poll needed.
+    if (t_.failure_) throw *t_.failure_;
+    if (t_.unsent_ > 0) t_.progress();
     p_.checkOpen();
     STRATA_CHECK(bytes <= t_.options_.slotBytes, strataInternalError,
                  "tcp message of {} bytes to {} exceeds the slot size {}", bytes, p_.name,
@@ -129,13 +131,20 @@ class TcpTransport::TcpSend final : public SendChannel {
   }
 
   void post(size_t bytes) override {
+    if (t_.failure_) throw *t_.failure_;
     p_.checkOpen();
     STRATA_CHECK(bytes <= t_.options_.slotBytes, strataInternalError,
                  "tcp message of {} bytes to {} exceeds the slot size {}", bytes, p_.name,
                  t_.options_.slotBytes);
     p_.sendHeaders[p_.posted % t_.options_.depth] = WireHeader{p_.posted, bytes};
+    const uint64_t k = p_.posted;
+    Stream& st = p_.streamOf(k);
     ++p_.posted;
-    t_.progress();
+    ++t_.unsent_;
+    // Straight to the kernel when nothing waits before it on its stream (the latency path:
+    // no poll first); what stays queued leaves through progress().
+    if (st.sendSeq == k) t_.sendOn(p_, st);
+    if (t_.unsent_ > 0) t_.progress();
   }
 
   size_t maxMessageBytes() const override { return t_.options_.slotBytes; }
@@ -150,8 +159,14 @@ class TcpTransport::TcpRecv final : public RecvChannel {
   TcpRecv(TcpTransport& t, Peer& p) : t_(t), p_(p) {}
 
   const void* tryPeek(size_t* bytes) override {
-    t_.progress();
     Stream& s = p_.streamOf(p_.released);
+    // Queued sends need the full progress (a peer may wait on them while we wait on it);
+    // otherwise one recv on the stream that carries the message is all the work there is.
+    if (t_.unsent_ > 0) t_.progress();
+    else if (s.recvSeq <= p_.released && !s.closed) {
+      if (t_.failure_) throw *t_.failure_;
+      t_.recvOn(p_, s);
+    }
     if (s.recvSeq > p_.released) {
       size_t slot = p_.released % t_.options_.depth;
       *bytes = p_.recvBytes[slot];
@@ -391,6 +406,9 @@ bool TcpTransport::waitForEvents(int micros) {
 
 bool TcpTransport::progress() {
   if (failure_) throw *failure_;
+  // Nothing of ours waits for the kernel: receiving is done by tryPeek, on the stream it needs,
+  // so an idle poll here would only double a waiting rank's system calls.
+  if (unsent_ == 0) return false;
   if (!armPoll()) return false;
   int rc = ::poll(pollFds_.data(), pollFds_.size(), 0);
   if (rc < 0 && errno != EINTR) failErrno("poll of tcp connections");
@@ -451,6 +469,7 @@ void TcpTransport::sendOn(Peer& peer, Stream& st) {
       if (st.sendDone == total) {
         st.sendSeq += nstreams;
         st.sendDone = 0;
+        --unsent_;
       }
     }
     if (static_cast<size_t>(sent) < offered) return;  // the kernel is full for now

@@ -71,8 +71,9 @@ class TcpTransport final : public Transport {
   TransportCaps caps() const override { return {}; }
   SendChannel& sendChannel(int peer) override;
   RecvChannel& recvChannel(int peer) override;
-  // Moves what can move on every connection without waiting; true while some posted message is
-  // not yet fully written to the kernel. Throws the transport's failure, if any.
+  // While some posted message is not yet fully written to the kernel, moves what can move on
+  // every connection without waiting; true while some remains. Throws the transport's failure,
+  // if any.
   bool progress() override;
   // poll() on the connections that progress() would serve: data or room on any of them.
   bool waitForEvents(int micros) override;
@@ -96,7 +97,7 @@ class TcpTransport final : public Transport {
   std::vector<std::unique_ptr<Peer>> peers_;  // by communicator rank (null if not served)
   std::vector<pollfd> pollFds_;         // one per stream, in peer-then-stream order
   std::vector<std::pair<Peer*, int>> pollOwners_;
-  size_t queuedStreams_ = 0;  // streams with bytes waiting for the kernel
+  uint64_t unsent_ = 0;  // posted messages not yet wholly handed to the kernel
   std::optional<Error> failure_;  // sticky: once a connection broke while data was owed
 };
 

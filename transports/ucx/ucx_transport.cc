@@ -1,5 +1,7 @@
 #include "transports/ucx/ucx_transport.h"
 
+#include <poll.h>
+
 #include <ucp/api/ucp.h>
 #include <unistd.h>
 
@@ -348,7 +350,8 @@ void UcxTransport::setup(const std::function<void(void* data, size_t bytesPerRan
         params.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_TAG_SENDER_MASK |
                             UCP_PARAM_FIELD_MT_WORKERS_SHARED | UCP_PARAM_FIELD_ESTIMATED_NUM_EPS |
                             UCP_PARAM_FIELD_NAME;
-        params.features = UCP_FEATURE_TAG;
+        // WAKEUP: a waiting rank sleeps on the worker's descriptor instead of spinning on it.
+        params.features = UCP_FEATURE_TAG | UCP_FEATURE_WAKEUP;
         params.tag_sender_mask = kSenderMask;
         params.mt_workers_shared = 0;
         params.estimated_num_eps = o.peers.size();
@@ -363,6 +366,7 @@ void UcxTransport::setup(const std::function<void(void* data, size_t bytesPerRan
         wp.thread_mode = UCS_THREAD_MODE_SINGLE;  // one thread uses a transport
         st = ucp_worker_create(context_, &wp, &worker_);
         if (st != UCS_OK) error = fmt::format("ucp_worker_create: {}", ucs_status_string(st));
+        else if (ucp_worker_get_efd(worker_, &eventFd_) != UCS_OK) eventFd_ = -1;
       }
       if (error.empty()) {
         ucp_address_t* address = nullptr;
@@ -636,6 +640,16 @@ RecvChannel& UcxTransport::recvChannel(int peer) {
                strataInternalError, "no ucx channel to rank {} from rank {} (not among its peers)",
                options_.rank, peer);
   return *peers_[size_t(peer)]->recv;
+}
+
+bool UcxTransport::waitForEvents(int micros) {
+  if (eventFd_ < 0 || failure_) return false;
+  // Busy: something is pending already, and the caller's next poll will find it.
+  if (ucp_worker_arm(worker_) != UCS_OK) return true;
+  pollfd p{eventFd_, POLLIN, 0};
+  timespec timeout{micros / 1000000, (micros % 1000000) * 1000L};
+  if (::ppoll(&p, 1, &timeout, nullptr) < 0 && errno != EINTR) failErrno("poll of the ucx worker");
+  return true;
 }
 
 bool UcxTransport::progress() {

@@ -97,6 +97,9 @@ class UcxTransport final : public Transport {
   RecvChannel& recvChannel(int peer) override;
   // Runs the worker; true while some send has not completed. Throws the transport's failure.
   bool progress() override;
+  // Arms the worker and polls its event descriptor: data, credits and completions wake it.
+  bool waitForEvents(int micros) override;
+  bool eventDriven(int) const override { return eventFd_ >= 0; }
 
   struct Peer;
   struct Op;
@@ -125,6 +128,7 @@ class UcxTransport final : public Transport {
   UcxOptions options_;
   ucp_context_h context_ = nullptr;
   ucp_worker_h worker_ = nullptr;
+  int eventFd_ = -1;  // the worker's wake-up descriptor (UCP_FEATURE_WAKEUP), -1 if it has none
   std::vector<std::unique_ptr<Peer>> peers_;  // by communicator rank (null if not served)
   std::vector<Peer*> served_;                 // the non-null ones
   std::vector<Peer*> controlArrived_;         // control receives completed since the last tick

@@ -19,6 +19,14 @@ double estimateSeconds(const PlanRequest& r) {
   const int tier = r.nhosts() > 1 ? 0 : -1;
   const double block = double(r.bytes()) / n;
   const double chunks = std::max(1.0, block / double(std::max<size_t>(1, r.messageBytes)));
+  if (r.nranks == 2) {
+    // Two ranks: every bandwidth-optimal all-reduce exchanges the same two half-blocks, and the
+    // estimate is the pipelined exchange that radix-hd's model uses too; the tie goes to the ring
+    // (first in the table), whose reduce-and-send fused per chunk measured faster at 1 MiB (shared
+    // memory 13-14 against radix-hd's 9-10 GB/s; TCP between namespaces 2.7-3.1 against 2.3).
+    return 2 * (m.message(size_t(block), tier) + (chunks - 1) * m.message(0, tier) * 0.1) +
+           block / m.reduceBytesPerSec;
+  }
   // 2(n-1) hand-offs of a block, and n-1 reductions of one (the reduce-scatter half).
   return 2 * (n - 1) * (m.message(size_t(block / chunks), tier) * chunks) +
          (n - 1) * block / m.reduceBytesPerSec;
