@@ -1,5 +1,6 @@
 #include "transports/ucx/ucx_transport.h"
 
+#include <dirent.h>
 #include <poll.h>
 
 #include <ucp/api/ucp.h>
@@ -15,6 +16,16 @@
 
 namespace strata {
 namespace {
+
+// RDMA devices the kernel knows (InfiniBand, RoCE): where none exist UCX can only use sockets.
+bool hostHasRdmaDevices() {
+  DIR* dir = opendir("/sys/class/infiniband");
+  if (!dir) return false;
+  bool any = false;
+  while (const dirent* e = readdir(dir)) any |= e->d_name[0] != '.';
+  closedir(dir);
+  return any;
+}
 
 constexpr int kMaxDepth = 1024;
 constexpr int kRankBits = 24;
@@ -346,6 +357,14 @@ void UcxTransport::setup(const std::function<void(void* data, size_t bytesPerRan
       if (st != UCS_OK) {
         error = fmt::format("ucp_config_read: {}", ucs_status_string(st));
       } else {
+        // Without RDMA a rendezvous is a handshake round trip per message and buys no zero-copy
+        // (UCX's sockets copy either way), while our credits always find the receive posted: whole
+        // slots go eager. Where RDMA exists, or UCX_RNDV_THRESH is set, UCX decides.
+        if (!std::getenv("UCX_RNDV_THRESH") && !hostHasRdmaDevices()) {
+          const std::string thresh = std::to_string(o.slotBytes + 1);
+          if (ucp_config_modify(config, "RNDV_THRESH", thresh.c_str()) != UCS_OK)
+            log(LogLevel::Trace, "ucx transport: RNDV_THRESH={} not accepted", thresh);
+        }
         ucp_params_t params{};
         params.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_TAG_SENDER_MASK |
                             UCP_PARAM_FIELD_MT_WORKERS_SHARED | UCP_PARAM_FIELD_ESTIMATED_NUM_EPS |
