@@ -147,6 +147,11 @@ netns_up() {
     _netns_prefix=""
     netns_skip "ip netns add: $err"
   fi
+  # A namespace can be made but not entered where / is no mount point (a plain chroot): `ip netns
+  # exec` needs its own mount namespace with /sys remounted.
+  if ! err=$(ip netns exec "$sw" true 2>&1); then
+    netns_skip "ip netns exec: $err"
+  fi
   ip -n "$sw" link set lo up
   ip -n "$sw" link add br0 type bridge
   ip -n "$sw" link set br0 up
