@@ -135,6 +135,9 @@ netns_up() {
   [[ $tag =~ ^[A-Za-z0-9_.]+$ ]] || { echo "netns: NETNS_TAG may hold letters, digits, _ and ." >&2; exit 2; }
   [ "$(id -u)" = 0 ] || netns_skip "not root (uid $(id -u))"
   command -v ip >/dev/null || netns_skip "no 'ip' command (install iproute2)"
+  # `ip netns exec` remounts / in a mount namespace of its own: where / is no mount point (a
+  # plain chroot) it cannot, and `ip netns add` would leave its /run/netns mount behind.
+  mountpoint -q / || netns_skip "/ is not a mount point (a chroot?): ip netns exec cannot work"
   _netns_remove_stale
   _netns_prefix="stn-$tag-$$"
   _netns_hosts=$n
