@@ -416,6 +416,11 @@ struct HwlocHandle {
 }  // namespace
 
 void configureHwlocFilters(hwloc_topology_t topology) {
+  // The GL and OpenCL plugins (libhwloc-plugins) add displays and OpenCL devices, which the model
+  // does not use; the GL one opens X displays :0, :1 ... and, where no /etc/hosts says what
+  // "localhost" is (a fresh chroot), waits 5 s on DNS for each: 15 s per rank at init.
+  hwloc_topology_set_components(topology, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, "gl");
+  hwloc_topology_set_components(topology, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, "opencl");
   hwloc_topology_set_io_types_filter(topology, HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
   hwloc_topology_set_type_filter(topology, HWLOC_OBJ_PCI_DEVICE, HWLOC_TYPE_FILTER_KEEP_ALL);
 }

@@ -34,6 +34,9 @@ void countHardware(LocalHostInfo& info) {
 #ifdef STRATA_HAVE_HWLOC
   hwloc_topology_t topo;
   if (hwloc_topology_init(&topo) == 0) {
+    // Counting cores needs no I/O plugin (the GL one can stall: formats_hwloc.cc).
+    hwloc_topology_set_components(topo, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, "gl");
+    hwloc_topology_set_components(topo, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, "opencl");
     if (hwloc_topology_load(topo) == 0) {
       info.packages = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PACKAGE);
       info.numaNodes = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
