@@ -17,6 +17,7 @@
 #include "core/deadline.h"
 #include "core/error.h"
 #include "support/rank_threads.h"
+#include "support/thread_gather.h"
 #include "transports/tcp/tcp_transport.h"
 
 namespace strata {
@@ -55,29 +56,7 @@ std::vector<int> everyoneBut(int rank, int nranks) {
   return peers;
 }
 
-// The allGather a Bootstrap would give, among threads of this process.
-class ThreadGather {
- public:
-  explicit ThreadGather(int nranks) : nranks_(nranks), sync_(nranks) {}
-  std::function<void(void*, size_t)> rank(int r) {
-    return [this, r](void* data, size_t bytes) {
-      {
-        std::lock_guard<std::mutex> lock(m_);
-        table_.resize(nranks_ * bytes);
-        std::memcpy(table_.data() + r * bytes, static_cast<char*>(data) + r * bytes, bytes);
-      }
-      sync_.arrive_and_wait();
-      std::memcpy(data, table_.data(), nranks_ * bytes);
-      sync_.arrive_and_wait();  // nobody reuses the table before all have read it
-    };
-  }
-
- private:
-  int nranks_;
-  std::barrier<> sync_;
-  std::mutex m_;
-  std::vector<char> table_;
-};
+using strata::testing::ThreadGather;
 
 // Contents that differ with sender, receiver, message index and byte offset, so that a lost,
 // repeated, reordered or shifted byte shows.
