@@ -18,6 +18,7 @@
 #include "topology/fabric.h"
 #include "topology/model.h"
 #include "topology/presets.h"
+#include "support/scoped_env.h"
 
 namespace strata {
 namespace {
@@ -43,23 +44,7 @@ void writeText(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
-// Sets an environment variable for one scope and puts the old value back.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = getenv(name)) old_ = old;
-    if (value) setenv(name, value, 1);
-    else unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_) setenv(name_, old_->c_str(), 1);
-    else unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using strata::testing::ScopedEnv;
 
 // The text of the strata::Error that `f` throws, checking its code.
 template <typename F>

@@ -17,6 +17,7 @@
 #include "core/deadline.h"
 #include "core/error.h"
 #include "support/rank_threads.h"
+#include "support/message_pattern.h"
 #include "support/thread_gather.h"
 #include "transports/tcp/tcp_transport.h"
 
@@ -58,24 +59,8 @@ std::vector<int> everyoneBut(int rank, int nranks) {
 
 using strata::testing::ThreadGather;
 
-// Contents that differ with sender, receiver, message index and byte offset, so that a lost,
-// repeated, reordered or shifted byte shows.
-uint8_t pattern(int from, int to, uint64_t message, size_t i) {
-  return static_cast<uint8_t>(message * 131 + i * 7 + (i >> 8) + from * 17 + to * 5);
-}
-
-void fill(void* p, size_t bytes, int from, int to, uint64_t message) {
-  auto* c = static_cast<uint8_t*>(p);
-  for (size_t i = 0; i < bytes; ++i) c[i] = pattern(from, to, message, i);
-}
-
-// The first offset that differs from the pattern, or -1.
-long mismatch(const void* p, size_t bytes, int from, int to, uint64_t message) {
-  auto* c = static_cast<const uint8_t*>(p);
-  for (size_t i = 0; i < bytes; ++i)
-    if (c[i] != pattern(from, to, message, i)) return static_cast<long>(i);
-  return -1;
-}
+using testing::fill;
+using testing::mismatch;
 
 void* waitSlot(SendChannel& ch, size_t bytes) {
   Deadline deadline(kWaitSec);

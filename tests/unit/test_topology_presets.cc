@@ -17,6 +17,7 @@
 #include "topology/fabric.h"
 #include "topology/formats.h"
 #include "topology/presets.h"
+#include "support/scoped_env.h"
 
 namespace strata::topo {
 namespace {
@@ -52,23 +53,7 @@ size_t countLinks(const Topology& t, LinkKind kind) {
   return std::count_if(t.links().begin(), t.links().end(), [&](const Link& l) { return l.kind == kind; });
 }
 
-// Sets an environment variable for the length of a scope, restoring the previous value.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = getenv(name)) old_ = old, hadOld_ = true;
-    if (value) setenv(name, value, 1);
-    else unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (hadOld_) setenv(name_.c_str(), old_.c_str(), 1);
-    else unsetenv(name_.c_str());
-  }
-
- private:
-  std::string name_, old_;
-  bool hadOld_ = false;
-};
+using strata::testing::ScopedEnv;
 
 // ---- live discovery -----------------------------------------------------------------------
 

@@ -20,6 +20,8 @@
 #include "core/deadline.h"
 #include "core/error.h"
 #include "support/rank_threads.h"
+#include "support/message_pattern.h"
+#include "support/scoped_env.h"
 #include "support/thread_gather.h"
 #include "transports/ucx/ucx_transport.h"
 
@@ -50,23 +52,7 @@ std::vector<int> everyoneBut(int rank, int nranks) {
   return peers;
 }
 
-// Sets UCX_TLS for one test (before the rank threads start) and restores it after.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) setenv(name, value, 1);
-    else unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_) setenv(name_, old_->c_str(), 1);
-    else unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using testing::ScopedEnv;
 
 // Param: UCX_TLS ("" = UCX's default choice).
 class Ucx : public ::testing::TestWithParam<const char*> {
@@ -80,21 +66,8 @@ std::string tlsName(const ::testing::TestParamInfo<const char*>& info) {
   return *info.param ? info.param : "default";
 }
 
-uint8_t pattern(int from, int to, uint64_t message, size_t i) {
-  return static_cast<uint8_t>(message * 131 + i * 7 + (i >> 8) + from * 17 + to * 5);
-}
-
-void fill(void* p, size_t bytes, int from, int to, uint64_t message) {
-  auto* c = static_cast<uint8_t*>(p);
-  for (size_t i = 0; i < bytes; ++i) c[i] = pattern(from, to, message, i);
-}
-
-long mismatch(const void* p, size_t bytes, int from, int to, uint64_t message) {
-  auto* c = static_cast<const uint8_t*>(p);
-  for (size_t i = 0; i < bytes; ++i)
-    if (c[i] != pattern(from, to, message, i)) return static_cast<long>(i);
-  return -1;
-}
+using testing::fill;
+using testing::mismatch;
 
 void* waitSlot(SendChannel& ch, size_t bytes) {
   Deadline deadline(kWaitSec);

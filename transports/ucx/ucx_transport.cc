@@ -1,6 +1,5 @@
 #include "transports/ucx/ucx_transport.h"
 
-#include <dirent.h>
 #include <poll.h>
 
 #include <ucp/api/ucp.h>
@@ -13,19 +12,10 @@
 
 #include "core/deadline.h"
 #include "core/log.h"
+#include "topology/local_host.h"
 
 namespace strata {
 namespace {
-
-// RDMA devices the kernel knows (InfiniBand, RoCE): where none exist UCX can only use sockets.
-bool hostHasRdmaDevices() {
-  DIR* dir = opendir("/sys/class/infiniband");
-  if (!dir) return false;
-  bool any = false;
-  while (const dirent* e = readdir(dir)) any |= e->d_name[0] != '.';
-  closedir(dir);
-  return any;
-}
 
 constexpr int kMaxDepth = 1024;
 constexpr int kRankBits = 24;
@@ -360,7 +350,7 @@ void UcxTransport::setup(const std::function<void(void* data, size_t bytesPerRan
         // Without RDMA a rendezvous is a handshake round trip per message and buys no zero-copy
         // (UCX's sockets copy either way), while our credits always find the receive posted: whole
         // slots go eager. Where RDMA exists, or UCX_RNDV_THRESH is set, UCX decides.
-        if (!std::getenv("UCX_RNDV_THRESH") && !hostHasRdmaDevices()) {
+        if (!std::getenv("UCX_RNDV_THRESH") && localHostInfo().rdmaDevices == 0) {
           const std::string thresh = std::to_string(o.slotBytes + 1);
           if (ucp_config_modify(config, "RNDV_THRESH", thresh.c_str()) != UCS_OK)
             log(LogLevel::Trace, "ucx transport: RNDV_THRESH={} not accepted", thresh);
