@@ -21,8 +21,10 @@ namespace strata::sim {
 namespace {
 
 constexpr double kTimeEps = 1e-12;  // events closer than a picosecond are one batch
-// Fast mode collapses the chunk loop of schedules with concurrent lanes only up to this lag.
-constexpr uint32_t kMaxCollapsedLaneLag = 2;
+// Fast mode collapses the chunk loop of schedules with concurrent lanes only up to this lag
+// (3: the hierarchical radix halving-doubling, whose all-gather runs a chunk behind; collapsed
+// and walked in full it agrees within 0.1 % on 1,024 and 8,192 ranks of colossus:100k, 1 GiB).
+constexpr uint32_t kMaxCollapsedLaneLag = 3;
 
 uint64_t channelKey(int src, int dst) { return (uint64_t(uint32_t(src)) << 32) | uint32_t(dst); }
 

@@ -78,6 +78,48 @@ TEST(Schedule, EveryAlgorithmIsCorrectForWorldSizes1To33) {
   for (const AlgorithmInfo* algo : allAlgorithms()) checkAlgorithm(*algo, maxRanks);
 }
 
+// The worlds above give a rail at most 16 hosts, one radix step. The hierarchical radix
+// halving-doubling pipelines its all-gather a chunk behind its reduce-scatter and reorders the
+// inner steps' phases (allreduce_hierarchical.cc): rails of 34 hosts (radices 2 x 17) check
+// that on two steps, with hosts of 2 and 3 ranks, contiguous and interleaved, with many chunks
+// and with nearly empty buffers. (Three steps need 245 hosts (5 x 7 x 7): 35 s and 9 GB here,
+// too much for every run.)
+TEST(Schedule, HierarchicalRadixHalvingDoublingIsCorrectOnSeveralRailSteps) {
+  const AlgorithmInfo* algo = nullptr;
+  for (const AlgorithmInfo* a : allAlgorithms())
+    if (std::string(a->name) == "hier-radix-hd") algo = a;
+  ASSERT_NE(algo, nullptr);
+  struct World {
+    int hosts, perHost;
+    bool interleaved;
+  };
+  for (const World w : {World{34, 2, false}, World{34, 3, true}}) {
+    const int n = w.hosts * w.perHost;
+    std::shared_ptr<const RankLayout> layout;
+    if (w.interleaved) {
+      std::vector<int> hosts(static_cast<size_t>(n));
+      for (int r = 0; r < n; ++r) hosts[size_t(r)] = r % w.hosts;
+      layout = std::make_shared<RankLayout>(RankLayout::fromHostOfRank(hosts));
+    } else {
+      layout = std::make_shared<RankLayout>(RankLayout::contiguousHosts(n, w.perHost));
+    }
+    for (size_t count : {size_t(n) * 24 + 5, size_t(3)}) {
+      PlanRequest req;
+      req.collective = Collective::AllReduce;
+      req.nranks = n;
+      req.layout = layout;
+      req.count = count;
+      req.elemBytes = 4;
+      req.messageBytes = 32;  // several chunks per block: the pipeline fills and drains
+      req.oneShotMaxBytes = 1 << 20;
+      ASSERT_TRUE(algo->supports(req)) << n;
+      EXPECT_EQ(testing::SymbolicRun::check(*algo, req), "")
+          << w.hosts << " hosts x " << w.perHost << (w.interleaved ? " interleaved" : "")
+          << " count " << count;
+    }
+  }
+}
+
 // Every algorithm's schedule for 131,072 ranks (hosts of 8) builds in <= 10 ms and takes <= 1 MiB.
 // Lanes may run concurrently only because every channel (peer and direction) belongs to one
 // lane: checked here from the steps themselves. And they must be worth having: a hierarchical
