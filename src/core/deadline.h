@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <thread>
 
 #include <sched.h>
@@ -93,6 +94,8 @@ class Backoff {
   }
   // True every so often, to check the clock and the abort flag without paying for it per poll.
   bool timeToCheck() const { return (polls_ & 63) == 0 || polls_ > spinCount_; }
+  // True once the wait has spun its spinCount polls and yields, sleeps or blocks instead.
+  bool pastSpin() const { return polls_ > spinCount_; }
 
  private:
   static constexpr int kYields = 2000;
@@ -107,13 +110,22 @@ class Backoff {
   int napUs_ = 5;
 };
 
+// How often a wait that has stopped spinning asks whether its peers still live (Health below):
+// often enough that a dead peer ends the wait well inside any sane timeout, rare enough to cost
+// nothing (one poll() of a few pidfds every 10 ms).
+constexpr std::chrono::milliseconds kHealthCheckInterval{10};
+
 // Polls ready() until it returns true. Throws strataTimeout when the deadline passes and
 // strataAborted when *abortFlag becomes true. `what` names the wait for the error text.
-// waitEvents(micros) -> bool: see Backoff::pause.
-template <typename Ready, typename DeadlineT, typename What, typename WaitEvents>
+// waitEvents(micros) -> bool: see Backoff::pause. health() -> std::string: empty while the peers
+// live, else why not (the wait then fails with strataRemoteError); it is called only once the
+// wait has stopped spinning, and at most every kHealthCheckInterval, so a collective whose waits
+// end while spinning never pays for it.
+template <typename Ready, typename DeadlineT, typename What, typename WaitEvents, typename Health>
 void waitUntil(Ready&& ready, DeadlineT& deadline, const std::atomic<bool>* abortFlag,
-               int spinCount, What&& what, WaitEvents&& waitEvents) {
+               int spinCount, What&& what, WaitEvents&& waitEvents, Health&& health) {
   Backoff backoff(spinCount);
+  Clock::time_point nextHealthCheck{};  // the first check after the spin phase runs at once
   while (!ready()) {
     backoff.pause(waitEvents);
     if (backoff.timeToCheck()) {
@@ -121,8 +133,28 @@ void waitUntil(Ready&& ready, DeadlineT& deadline, const std::atomic<bool>* abor
         fail(strataAborted, "aborted while waiting for {}", what());
       if (deadline.expired())
         fail(strataTimeout, "timed out after {:.3g} s waiting for {}", deadline.seconds(), what());
+      if (backoff.pastSpin()) {
+        const Clock::time_point now = Clock::now();
+        if (now >= nextHealthCheck) {
+          nextHealthCheck = now + kHealthCheckInterval;
+          std::string dead = health();
+          // A peer may post its last message and exit between our poll and the check: look
+          // once more, now that whatever it sent is there, and fail only if still stuck on it.
+          if (!dead.empty()) {
+            if (ready()) return;
+            dead = health();
+            if (!dead.empty()) fail(strataRemoteError, "{} while waiting for {}", dead, what());
+          }
+        }
+      }
     }
   }
+}
+
+template <typename Ready, typename DeadlineT, typename What, typename WaitEvents>
+void waitUntil(Ready&& ready, DeadlineT& deadline, const std::atomic<bool>* abortFlag,
+               int spinCount, What&& what, WaitEvents&& waitEvents) {
+  waitUntil(ready, deadline, abortFlag, spinCount, what, waitEvents, [] { return std::string(); });
 }
 
 template <typename Ready, typename DeadlineT, typename What>
