@@ -1,6 +1,7 @@
 #include "bootstrap/bootstrap.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -186,8 +187,8 @@ class RootServer {
   RootServer(Socket listener, const std::array<uint8_t, kSecretBytes>& secret, double timeoutSec)
       : listener_(std::move(listener)), secret_(secret), timeoutSec_(timeoutSec) {}
 
-  // `stop` ends the registration early (the process is exiting, or the rank that made the id
-  // gave up); the ranks waiting see the connection close.
+  // `stop` ends the registration early (the process is exiting); the ranks waiting see the
+  // connection close.
   void run(const std::atomic<bool>& stop) {
     Deadline deadline(timeoutSec_);
     HelloInbox inbox(kRootHello, sizeof(RootHello));
@@ -329,6 +330,7 @@ class RootThreads {
     entry->ownerPid = getpid();
     Entry* e = entry.get();
     e->thread = std::thread([server = std::move(server), e]() mutable {
+      pthread_setname_np(pthread_self(), "strata-root");  // for debuggers, top -H and tests
       try {
         server.run(e->stop);
       } catch (...) {
@@ -339,8 +341,8 @@ class RootThreads {
     entries_.push_back(std::move(entry));
   }
 
-  // Joins the root with this secret if this process runs it. stop: end its registration first.
-  void finish(const uint8_t* secret, bool stop) {
+  // Joins the root with this secret if this process runs it.
+  void join(const uint8_t* secret) {
     std::unique_ptr<Entry> entry;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -352,7 +354,6 @@ class RootThreads {
         }
     }
     if (!entry) return;
-    if (stop) entry->stop.store(true);
     entry->thread.join();
   }
 
@@ -673,20 +674,16 @@ Bootstrap::Bootstrap(const strataUniqueId& id, int rank, int nranks, double time
   UniqueIdData data = decodeUniqueId(id);
   impl_->rootAddr = loadAddress(data.rootAddr);
   std::memcpy(impl_->secret, data.secret, kSecretBytes);
-  try {
-    impl_->join();
-  } catch (...) {
-    // The communicator cannot form with this rank gone: a root this process serves stops too.
-    RootThreads::instance().finish(impl_->secret, /*stop=*/true);
-    throw;
-  }
+  // A failed join leaves a root of this process to the others (this rank may have been an
+  // impostor the root refused); it ends at its deadline, or at exit.
+  impl_->join();
 }
 
-Bootstrap::~Bootstrap() { RootThreads::instance().finish(impl_->secret, /*stop=*/true); }
+Bootstrap::~Bootstrap() = default;
 
 sockaddr_storage Bootstrap::listenAddress() const { return localAddress(impl_->listener); }
 
-void Bootstrap::finishLocalRoot() { RootThreads::instance().finish(impl_->secret, /*stop=*/false); }
+void Bootstrap::finishLocalRoot() { RootThreads::instance().join(impl_->secret); }
 
 int Bootstrap::rank() const { return impl_->rank; }
 int Bootstrap::nranks() const { return impl_->nranks; }

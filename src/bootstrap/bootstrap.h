@@ -68,7 +68,7 @@ class Bootstrap {
 
   // Joins the root thread that serves this communicator if this process runs it. Call once
   // every rank has its table (after any allGather): the root is then done or closing sockets.
-  // The destructor stops and joins it otherwise.
+  // Otherwise it ends by itself (its deadline) and is joined by the next root start or at exit.
   void finishLocalRoot();
   // Where this rank's bootstrap listens (an address every rank of the communicator reached).
   sockaddr_storage listenAddress() const;

@@ -67,6 +67,7 @@ class Backoff {
   explicit Backoff(int spinCount) : spinCount_(spinCount) {}
   void pause() {
     ++polls_;
+    blocked_ = false;
     if (polls_ <= spinCount_) {
 #if defined(__x86_64__) || defined(__i386__)
       __builtin_ia32_pause();
@@ -87,15 +88,18 @@ class Backoff {
   void pause(WaitEvents&& waitEvents) {
     if (polls_ >= std::min(spinCount_, kEventSpins) && waitEvents(eventWaitUs_)) {
       ++polls_;
+      blocked_ = true;
       if (eventWaitUs_ < kMaxEventWaitUs) eventWaitUs_ *= 2;
       return;
     }
     pause();
   }
-  // True every so often, to check the clock and the abort flag without paying for it per poll.
-  bool timeToCheck() const { return (polls_ & 63) == 0 || polls_ > spinCount_; }
-  // True once the wait has spun its spinCount polls and yields, sleeps or blocks instead.
-  bool pastSpin() const { return polls_ > spinCount_; }
+  // True every so often, to check the clock and the abort flag without paying for it per poll:
+  // after every poll once spinning is over, and after every event wait (which may have lasted
+  // milliseconds: checking only every 64th would let an abort wait 64 of them).
+  bool timeToCheck() const { return blocked_ || (polls_ & 63) == 0 || polls_ > spinCount_; }
+  // True once the wait has stopped spinning: it yields, sleeps or blocks on events.
+  bool pastSpin() const { return blocked_ || polls_ > spinCount_; }
 
  private:
   static constexpr int kYields = 2000;
@@ -108,6 +112,7 @@ class Backoff {
   int spinCount_;
   int64_t polls_ = 0;
   int napUs_ = 5;
+  bool blocked_ = false;  // the last pause was an event wait
 };
 
 // How often a wait that has stopped spinning asks whether its peers still live (Health below):
