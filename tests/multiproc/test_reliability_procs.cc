@@ -259,19 +259,24 @@ TEST(Reliability, RandomRankKilledMidAllReduceSurvivorsFailThenShrink) {
   c.timeoutSec = 1.5;
   double worst = 0;
   int byRemote = 0, byTimeout = 0;
+  int fewestDone = 1 << 30, mostDone = 0;  // collectives done before the kill: how random it was
   const auto t0 = std::chrono::steady_clock::now();
   for (int it = 0; it < iterations; ++it) {
     const int n = 3 + it % 2;
     Outcome out = runOnce(n, c, rng, SIGKILL, 30000, sh);
     worst = std::max(worst, out.worstDetectSec);
     for (int r = 0; r < n; ++r)
-      if (r != out.victim) (sh->reports[r].result == strataRemoteError ? byRemote : byTimeout)++;
+      if (r != out.victim) {
+        (sh->reports[r].result == strataRemoteError ? byRemote : byTimeout)++;
+        fewestDone = std::min(fewestDone, sh->reports[r].collectives);
+        mostDone = std::max(mostDone, sh->reports[r].collectives);
+      }
     if (!checkOutcome(out, sh, n, c.timeoutSec, it, seed)) break;
   }
   std::printf("%d kills in %.1f s; slowest survivor failed %.3f s after the kill; %d survivors saw "
-              "strataRemoteError, %d strataTimeout\n",
+              "strataRemoteError, %d strataTimeout; %d to %d collectives done before the kill\n",
               iterations, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-              worst, byRemote, byTimeout);
+              worst, byRemote, byTimeout, fewestDone, mostDone);
   // On one host a death is seen through the victim's pidfd and passed on through the failure
   // notices, not by waiting out the deadline.
   EXPECT_EQ(byTimeout, 0) << "survivors waited for the deadline instead of seeing the death";
