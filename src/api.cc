@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <new>
 #include <thread>
@@ -20,9 +21,17 @@
 struct strataComm {
   std::atomic<bool> abortFlag{false};
   std::atomic<int> activeCalls{0};
+  int nranks = 0;  // known before the communicator connects (non-blocking init)
+  int rank = 0;
+  // Set (release) once impl holds a connected communicator; impl is not touched before.
+  std::atomic<bool> ready{false};
   std::unique_ptr<strata::Comm> impl;
+  // Non-blocking init connects on this thread; destroy and abort join it.
+  std::thread initThread;
   std::mutex errorMutex;
   std::string lastError;
+  // strataInProgress while a non-blocking init connects; then strataSuccess or its error, and
+  // later the first failure of a collective.
   std::atomic<strataResult_t> asyncError{strataSuccess};
 };
 
@@ -84,12 +93,22 @@ class CommUse {
   CommUse& operator=(const CommUse&) = delete;
   // The handle if live, for recording errors on it; else nullptr.
   strataComm* live() const { return live_ ? comm_ : nullptr; }
+  // check() plus: the communicator has connected (a non-blocking init may still be running).
   void check() const {
+    checkHandle();
+    STRATA_CHECK(comm_->ready.load(std::memory_order_acquire), strataInProgress,
+                 "communicator {} is still connecting (non-blocking init): wait until "
+                 "strataCommGetAsyncError gives strataSuccess",
+                 static_cast<void*>(comm_));
+  }
+  // Only that the handle is live (what it knows before connecting: rank, size, async error).
+  void checkHandle() const {
     STRATA_CHECK(comm_, strataInvalidArgument, "communicator is NULL");
     STRATA_CHECK(live_, strataInvalidUsage,
                  "communicator {} is not valid (destroyed, aborted or never created)",
                  static_cast<void*>(comm_));
   }
+  strataComm* handle() const { return comm_; }
   strata::Comm* operator->() const { return comm_->impl.get(); }
 
  private:
@@ -97,9 +116,37 @@ class CommUse {
   bool live_ = false;
 };
 
+// Makes the C handle of a communicator that `connect` builds: at once (blocking), or on a
+// thread of its own (config.blocking == 0), the handle then answering strataInProgress until
+// connect has returned. The handle is in the registry from the start, so that destroy and abort
+// work on a communicator that is still connecting.
+void createComm(strataComm_t* out, int nranks, int rank, const strata::Config& config,
+                const char* call,
+                std::function<std::unique_ptr<strata::Comm>(const std::atomic<bool>*)> connect) {
+  auto comm = std::make_unique<strataComm>();
+  comm->nranks = nranks;
+  comm->rank = rank;
+  if (config.blocking) {
+    comm->impl = connect(&comm->abortFlag);
+    comm->ready.store(true, std::memory_order_release);
+  } else {
+    comm->asyncError.store(strataInProgress);
+    strataComm* c = comm.get();
+    comm->initThread = std::thread([c, call, connect = std::move(connect)] {
+      strataResult_t res = guarded(c, call, [&] { c->impl = connect(&c->abortFlag); });
+      if (res == strataSuccess) c->ready.store(true, std::memory_order_release);
+      c->asyncError.store(res);
+    });
+  }
+  std::lock_guard<std::mutex> lock(registryMutex);
+  registry().insert(comm.get());
+  *out = comm.release();
+}
+
 strataResult_t initRank(strataComm_t* out, int nranks, const strataUniqueId& id, int rank,
                         const strataConfig_t* userConfig) {
-  return guarded(nullptr, "strataCommInitRank", [&] {
+  bool blocking = true;
+  strataResult_t res = guarded(nullptr, "strataCommInitRank", [&] {
     STRATA_CHECK(out, strataInvalidArgument, "comm pointer is NULL");
     *out = nullptr;
     STRATA_CHECK(nranks >= 1, strataInvalidArgument, "nranks must be >= 1, got {}", nranks);
@@ -107,12 +154,13 @@ strataResult_t initRank(strataComm_t* out, int nranks, const strataUniqueId& id,
                  "rank {} out of range [0, {})", rank, nranks);
     strata::decodeUniqueId(id);  // rejects garbage before any connection is tried
     strata::Config config = strata::resolveConfig(userConfig);
-    auto comm = std::make_unique<strataComm>();
-    comm->impl = std::make_unique<strata::Comm>(id, nranks, rank, config, &comm->abortFlag);
-    std::lock_guard<std::mutex> lock(registryMutex);
-    registry().insert(comm.get());
-    *out = comm.release();
+    blocking = config.blocking;
+    createComm(out, nranks, rank, config, "strataCommInitRank",
+               [id, nranks, rank, config](const std::atomic<bool>* abortFlag) {
+                 return std::make_unique<strata::Comm>(id, nranks, rank, config, abortFlag);
+               });
   });
+  return res == strataSuccess && !blocking ? strataInProgress : res;
 }
 
 // Removes comm from the registry (new calls fail) and waits for calls in flight to leave.
@@ -125,6 +173,9 @@ void retire(strataComm* comm) {
   }
   while (comm->activeCalls.load(std::memory_order_acquire) != 0)
     std::this_thread::sleep_for(std::chrono::microseconds(100));
+  // A non-blocking init still connecting ends by itself (its deadline) or, after abort, within
+  // the abort latency.
+  if (comm->initThread.joinable()) comm->initThread.join();
 }
 
 // The checks every collective shares: datatype, op (when it reduces), stream, and that
@@ -161,6 +212,12 @@ void checkRoot(int root, int nranks) {
                root, nranks);
 }
 
+// Whether a collective's failure leaves the communicator unusable: not for bad arguments (nothing
+// was sent), nor for a call on a communicator that has not finished connecting.
+bool poisons(strataResult_t res) {
+  return res != strataSuccess && res != strataInvalidArgument && res != strataInProgress;
+}
+
 // Runs a collective's body under the API's conventions: comm looked up first so that argument
 // errors land in its last-error text; failures other than bad arguments poison the communicator.
 template <typename Body>
@@ -171,7 +228,7 @@ strataResult_t collective(strataComm_t comm, const char* call, Body&& body) {
     use.check();
     body(use);
   });
-  if (res != strataSuccess && live && res != strataInvalidArgument) live->asyncError.store(res);
+  if (poisons(res) && live) live->asyncError.store(res);
   return res;
 }
 
@@ -235,28 +292,56 @@ STRATA_API strataResult_t strataCommAbort(strataComm_t comm) {
   });
 }
 
+STRATA_API strataResult_t strataCommShrink(strataComm_t comm, const int* excludeRanks,
+                                           int nExclude, strataComm_t* newcomm,
+                                           const strataConfig_t* config) {
+  CommUse use(comm);
+  bool blocking = true;
+  strataResult_t res = guarded(use.live(), "strataCommShrink", [&] {
+    use.check();
+    STRATA_CHECK(newcomm, strataInvalidArgument, "newcomm is NULL");
+    *newcomm = nullptr;
+    STRATA_CHECK(nExclude >= 0, strataInvalidArgument, "nExclude must be >= 0, got {}", nExclude);
+    STRATA_CHECK(excludeRanks || nExclude == 0, strataInvalidArgument,
+                 "excludeRanks is NULL with nExclude {}", nExclude);
+    std::vector<int> excluded(excludeRanks, excludeRanks + nExclude);
+    // NULL config: the parent's (NCCL's rule for split and shrink).
+    strata::Config resolved = config ? strata::resolveConfig(config) : use->config();
+    blocking = resolved.blocking;
+    int newRank = -1, newNranks = 0;
+    // Agreeing on the id blocks even in non-blocking mode: it needs the parent, which the
+    // caller may destroy as soon as this returns.
+    const strataUniqueId id = use->agreeShrinkId(excluded, &newRank, &newNranks);
+    createComm(newcomm, newNranks, newRank, resolved, "strataCommShrink",
+               [id, newNranks, newRank, resolved](const std::atomic<bool>* abortFlag) {
+                 return std::make_unique<strata::Comm>(id, newNranks, newRank, resolved, abortFlag);
+               });
+  });
+  return res == strataSuccess && !blocking ? strataInProgress : res;
+}
+
 STRATA_API strataResult_t strataCommCount(const strataComm_t comm, int* count) {
   CommUse use(comm);
   return guarded(use.live(), "strataCommCount", [&] {
-    use.check();
+    use.checkHandle();
     STRATA_CHECK(count, strataInvalidArgument, "count is NULL");
-    *count = use->nranks();
+    *count = use.handle()->nranks;
   });
 }
 
 STRATA_API strataResult_t strataCommUserRank(const strataComm_t comm, int* rank) {
   CommUse use(comm);
   return guarded(use.live(), "strataCommUserRank", [&] {
-    use.check();
+    use.checkHandle();
     STRATA_CHECK(rank, strataInvalidArgument, "rank is NULL");
-    *rank = use->rank();
+    *rank = use.handle()->rank;
   });
 }
 
 STRATA_API strataResult_t strataCommGetAsyncError(strataComm_t comm, strataResult_t* asyncError) {
   CommUse use(comm);
   return guarded(use.live(), "strataCommGetAsyncError", [&] {
-    use.check();
+    use.checkHandle();
     STRATA_CHECK(asyncError, strataInvalidArgument, "asyncError is NULL");
     *asyncError = comm->asyncError.load();
   });
@@ -291,7 +376,7 @@ STRATA_API strataResult_t strataAllReduce(const void* sendbuff, void* recvbuff, 
     }
     use->allReduce(sendbuff, recvbuff, count, datatype, op);
   });
-  if (res != strataSuccess && live && res != strataInvalidArgument) live->asyncError.store(res);
+  if (poisons(res) && live) live->asyncError.store(res);
   return res;
 }
 
@@ -377,7 +462,9 @@ STRATA_API strataResult_t strataReduce(const void* sendbuff, void* recvbuff, siz
 
 STRATA_API const char* strataCommLastAlgorithm(const strataComm_t comm) {
   CommUse use(comm);
-  return use.live() ? use->lastAlgorithm().c_str() : "";
+  return use.live() && use.live()->ready.load(std::memory_order_acquire)
+             ? use->lastAlgorithm().c_str()
+             : "";
 }
 
 STRATA_API const char* strataGetErrorString(strataResult_t result) {

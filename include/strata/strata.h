@@ -94,7 +94,11 @@ typedef struct {
   size_t size;          /* sizeof(strataConfig_t), set by the initializer */
   unsigned int magic;   /* set by the initializer */
   unsigned int version; /* STRATA_VERSION_CODE, set by the initializer */
-  int blocking;         /* 1: init blocks until connected (only 1 is supported today) */
+  int blocking;         /* 1: init (and shrink) return once connected; 0: they return
+                           strataInProgress at once and connect in the background, and
+                           strataCommGetAsyncError says strataInProgress until the communicator is
+                           ready (then strataSuccess, or the error); default STRATA_COMM_BLOCKING
+                           or 1 */
   double timeoutSec;    /* deadline for every wait; default STRATA_TIMEOUT or 300 s */
   long long chunkBytes; /* pipeline chunk of the shared-memory FIFO; default STRATA_CHUNK_BYTES */
   int fifoDepth;        /* chunks in flight per connection; default STRATA_FIFO_DEPTH */
@@ -119,7 +123,7 @@ typedef struct {
 
 #define STRATA_CONFIG_MAGIC 0x5354524bu
 #define STRATA_CONFIG_INITIALIZER \
-  { sizeof(strataConfig_t), STRATA_CONFIG_MAGIC, STRATA_VERSION_CODE, 1, -1.0, -1, -1, NULL, -1, NULL, -1, -1, NULL, -1 }
+  { sizeof(strataConfig_t), STRATA_CONFIG_MAGIC, STRATA_VERSION_CODE, -1, -1.0, -1, -1, NULL, -1, NULL, -1, -1, NULL, -1 }
 
 /* Version of the library that is linked (STRATA_VERSION_CODE at its build). */
 strataResult_t strataGetVersion(int* version);
@@ -128,7 +132,11 @@ strataResult_t strataGetVersion(int* version);
  * communicator; the id cannot be reused for a second communicator. */
 strataResult_t strataGetUniqueId(strataUniqueId* uniqueId);
 
-/* Creates a communicator of nranks ranks; every rank calls it with the same id. */
+/* Creates a communicator of nranks ranks; every rank calls it with the same id. With
+ * config->blocking == 0 it returns strataInProgress and a handle at once, and connects in the
+ * background: poll strataCommGetAsyncError until it is no longer strataInProgress before using
+ * the communicator (collectives return strataInProgress until then). strataCommAbort stops the
+ * connecting; strataCommDestroy waits for it to end. */
 strataResult_t strataCommInitRank(strataComm_t* comm, int nranks, strataUniqueId commId, int rank);
 strataResult_t strataCommInitRankConfig(strataComm_t* comm, int nranks, strataUniqueId commId,
                                         int rank, const strataConfig_t* config);
@@ -144,9 +152,22 @@ strataResult_t strataCommDestroy(strataComm_t comm);
  * call from another thread while a collective is waiting. */
 strataResult_t strataCommAbort(strataComm_t comm);
 
+/* Makes a new communicator of the ranks of comm that are not in excludeRanks (nExclude of them),
+ * numbered in their old order, as NCCL's ncclCommShrink does. Every rank that is not excluded
+ * calls it with the same list; excluded ranks must not call it (they may be dead). It works after
+ * a peer died or hung, even rank 0: the lowest surviving rank starts a new bootstrap root and
+ * sends its address to the other survivors over comm's bootstrap connections (docs/reliability.md).
+ * config NULL: comm's configuration. Ranks that pass different lists fail with
+ * strataInvalidUsage. comm stays valid until destroyed (after a failure, destroy it with
+ * strataCommAbort or strataCommDestroy). With config->blocking == 0 the new communicator connects
+ * in the background and the call returns strataInProgress, as strataCommInitRankConfig does. */
+strataResult_t strataCommShrink(strataComm_t comm, const int* excludeRanks, int nExclude,
+                                strataComm_t* newcomm, const strataConfig_t* config);
+
 strataResult_t strataCommCount(const strataComm_t comm, int* count);
 strataResult_t strataCommUserRank(const strataComm_t comm, int* rank);
-/* The last asynchronous error of the communicator (strataSuccess while healthy). */
+/* The last asynchronous error of the communicator: strataInProgress while a non-blocking init or
+ * shrink connects, then strataSuccess while healthy, or the error that broke it. */
 strataResult_t strataCommGetAsyncError(strataComm_t comm, strataResult_t* asyncError);
 
 /* recvbuff[i] = op over ranks of sendbuff[i], for i < count, on every rank. In place when

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "strata/strata.h"
 
@@ -46,8 +47,10 @@ class Communicator {
   Communicator(int nranks, const strataUniqueId& id, int rank) {
     check(strataCommInitRank(&comm_, nranks, id, rank));
   }
+  // With config.blocking == 0 it returns while still connecting: poll asyncError() until it is
+  // no longer strataInProgress.
   Communicator(int nranks, const strataUniqueId& id, int rank, const strataConfig_t& config) {
-    check(strataCommInitRankConfig(&comm_, nranks, id, rank, &config));
+    checkStarted(strataCommInitRankConfig(&comm_, nranks, id, rank, &config));
   }
   // From launcher variables (see strataCommInitFromEnv).
   static Communicator fromEnv(const strataConfig_t* config = nullptr) {
@@ -133,6 +136,22 @@ class Communicator {
   // "algorithm/transport" of the last collective.
   const char* lastAlgorithm() const { return strataCommLastAlgorithm(comm_); }
 
+  // strataInProgress while connecting (non-blocking init), strataSuccess while healthy, else the
+  // error that broke the communicator.
+  strataResult_t asyncError() const {
+    strataResult_t e = strataSuccess;
+    check(strataCommGetAsyncError(comm_, &e), comm_);
+    return e;
+  }
+  // A communicator of this one's ranks other than `exclude` (strataCommShrink): every rank not
+  // in the list calls it with the same list, e.g. after a peer died. config null: this one's.
+  Communicator shrink(const std::vector<int>& exclude, const strataConfig_t* config = nullptr) {
+    strataComm_t c = nullptr;
+    checkStarted(strataCommShrink(comm_, exclude.data(), static_cast<int>(exclude.size()), &c, config),
+                 comm_);
+    return Communicator(c);
+  }
+
   // Stops every pending operation and frees the communicator.
   void abort() {
     if (comm_) check(strataCommAbort(std::exchange(comm_, nullptr)));
@@ -141,6 +160,10 @@ class Communicator {
 
  private:
   explicit Communicator(strataComm_t comm) : comm_(comm) {}
+  // As check(), but a non-blocking init's strataInProgress is a start, not an error.
+  static void checkStarted(strataResult_t result, strataComm_t comm = nullptr) {
+    if (result != strataInProgress) check(result, comm);
+  }
   void reset() {
     if (comm_) strataCommDestroy(std::exchange(comm_, nullptr));
   }

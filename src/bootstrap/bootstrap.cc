@@ -1,7 +1,9 @@
 #include "bootstrap/bootstrap.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -9,6 +11,7 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
@@ -178,16 +181,19 @@ class HelloInbox {
 // ---- The root ---------------------------------------------------------------------------------
 
 // Serves one communicator: registers ranks until all nranks are there, sends each the address
-// table, and exits. Runs on its own detached thread and owns its listener.
+// table, and exits. Runs on its own thread (owned by RootThreads) and owns its listener.
 class RootServer {
  public:
   RootServer(Socket listener, const std::array<uint8_t, kSecretBytes>& secret, double timeoutSec)
       : listener_(std::move(listener)), secret_(secret), timeoutSec_(timeoutSec) {}
 
-  void run() {
+  // `stop` ends the registration early (the process is exiting); the ranks waiting see the
+  // connection close.
+  void run(const std::atomic<bool>& stop) {
     Deadline deadline(timeoutSec_);
     HelloInbox inbox(kRootHello, sizeof(RootHello));
     while (!complete()) {
+      if (stop.load(std::memory_order_relaxed)) return;
       if (deadline.expired()) {
         if (failure_.empty()) reportTimeout();
         return;
@@ -299,6 +305,101 @@ class RootServer {
   std::map<int, Member> members_;  // by rank; a map so that a bogus nranks allocates nothing
 };
 
+// The root threads of this process, by secret. Joinable and joined: by the rank of the same
+// process once its communicator has formed (Bootstrap::finishLocalRoot), else at exit. A
+// detached root thread could still be exiting while the process exits, and LeakSanitizer's
+// tracer, stopping every thread at exit, crashed now and then on such a thread.
+class RootThreads {
+ public:
+  static RootThreads& instance() {
+    // Never destroyed: a fork child inherits entries for threads it does not have, which it must
+    // neither join nor destroy (std::thread's destructor would terminate).
+    static RootThreads* threads = [] {
+      auto* t = new RootThreads();
+      std::atexit([] { RootThreads::instance().stopAll(); });
+      return t;
+    }();
+    return *threads;
+  }
+
+  void start(RootServer server, const std::array<uint8_t, kSecretBytes>& secret) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    reapFinishedLocked();
+    auto entry = std::make_unique<Entry>();
+    entry->secret = secret;
+    entry->ownerPid = getpid();
+    Entry* e = entry.get();
+    e->thread = std::thread([server = std::move(server), e]() mutable {
+      pthread_setname_np(pthread_self(), "strata-root");  // for debuggers, top -H and tests
+      try {
+        server.run(e->stop);
+      } catch (...) {
+        // Nobody to report to on this thread; the ranks see the root go away.
+      }
+      e->finished.store(true, std::memory_order_release);
+    });
+    entries_.push_back(std::move(entry));
+  }
+
+  // Joins the root with this secret if this process runs it.
+  void join(const uint8_t* secret) {
+    std::unique_ptr<Entry> entry;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (auto it = entries_.begin(); it != entries_.end(); ++it)
+        if ((*it)->ownerPid == getpid() && constantTimeEqual((*it)->secret.data(), secret, kSecretBytes)) {
+          entry = std::move(*it);
+          entries_.erase(it);
+          break;
+        }
+    }
+    if (!entry) return;
+    entry->thread.join();
+  }
+
+ private:
+  struct Entry {
+    std::array<uint8_t, kSecretBytes> secret;
+    pid_t ownerPid;
+    std::atomic<bool> stop{false};
+    std::atomic<bool> finished{false};
+    std::thread thread;
+  };
+
+  void reapFinishedLocked() {
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if ((*it)->ownerPid == getpid() && (*it)->finished.load(std::memory_order_acquire)) {
+        (*it)->thread.join();
+        it = entries_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  void stopAll() {
+    std::vector<std::unique_ptr<Entry>> mine;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (auto it = entries_.begin(); it != entries_.end();) {
+        if ((*it)->ownerPid == getpid()) {
+          mine.push_back(std::move(*it));
+          it = entries_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (auto& e : mine) {
+      e->stop.store(true);
+      e->thread.join();
+    }
+  }
+
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Entry>> entries_;  // others' (fork parents') entries stay untouched
+};
+
 void fillRandom(uint8_t* out, size_t bytes) {
   size_t done = 0;
   while (done < bytes) {
@@ -312,6 +413,9 @@ void fillRandom(uint8_t* out, size_t bytes) {
 }
 
 }  // namespace
+
+// Starts a root listening at `bind` (a wildcard address is advertised as a concrete one).
+static strataUniqueId startRoot(const sockaddr_storage& bind, double timeoutSec, const uint8_t* secret);
 
 // ---- Unique id --------------------------------------------------------------------------------
 
@@ -358,6 +462,16 @@ strataUniqueId startBootstrapRoot(const char* bindAddr, uint16_t port, double ti
                                   const uint8_t* secret) {
   sockaddr_storage bind = bindAddr ? parseAddress(bindAddr, port) : defaultBindAddress();
   setAddressPort(bind, port);
+  return startRoot(bind, timeoutSec, secret);
+}
+
+strataUniqueId startBootstrapRoot(const sockaddr_storage& bindAddr, double timeoutSec) {
+  sockaddr_storage bind = bindAddr;
+  setAddressPort(bind, 0);
+  return startRoot(bind, timeoutSec, nullptr);
+}
+
+static strataUniqueId startRoot(const sockaddr_storage& bind, double timeoutSec, const uint8_t* secret) {
   Socket listener = listenSocket(bind);
 
   sockaddr_storage rootAddr = localAddress(listener);
@@ -378,13 +492,8 @@ strataUniqueId startBootstrapRoot(const char* bindAddr, uint16_t port, double ti
   strataUniqueId id = makeUniqueId(rootAddr, secretCopy.data());
 
   try {
-    std::thread([server = RootServer(std::move(listener), secretCopy, timeoutSec)]() mutable {
-      try {
-        server.run();
-      } catch (...) {
-        // A detached thread has no one to report to; the ranks see the root go away.
-      }
-    }).detach();
+    RootThreads::instance().start(RootServer(std::move(listener), secretCopy, timeoutSec),
+                                  secretCopy);
   } catch (const std::system_error& e) {
     fail(strataSystemError, "cannot start the bootstrap root thread: {}", e.what());
   }
@@ -565,10 +674,16 @@ Bootstrap::Bootstrap(const strataUniqueId& id, int rank, int nranks, double time
   UniqueIdData data = decodeUniqueId(id);
   impl_->rootAddr = loadAddress(data.rootAddr);
   std::memcpy(impl_->secret, data.secret, kSecretBytes);
+  // A failed join leaves a root of this process to the others (this rank may have been an
+  // impostor the root refused); it ends at its deadline, or at exit.
   impl_->join();
 }
 
 Bootstrap::~Bootstrap() = default;
+
+sockaddr_storage Bootstrap::listenAddress() const { return localAddress(impl_->listener); }
+
+void Bootstrap::finishLocalRoot() { RootThreads::instance().join(impl_->secret); }
 
 int Bootstrap::rank() const { return impl_->rank; }
 int Bootstrap::nranks() const { return impl_->nranks; }

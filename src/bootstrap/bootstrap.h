@@ -44,10 +44,14 @@ strataUniqueId makeUniqueId(const sockaddr_storage& rootAddr, const uint8_t secr
 
 // Starts a root listening on `bindAddr` (nullptr: the interface from STRATA_SOCKET_IFNAME, else
 // the first up non-loopback IPv4 interface, else 127.0.0.1) at `port` (0: any). The root thread
-// serves exactly one communicator of any size and then exits; it gives up after timeoutSec.
+// serves exactly one communicator of any size and then exits; it gives up after timeoutSec. It
+// is joined, never detached: by the Bootstrap with the same secret in this process, or at exit.
 // `secret` may be null (random secret) or kSecretBytes bytes.
 strataUniqueId startBootstrapRoot(const char* bindAddr, uint16_t port, double timeoutSec,
                                   const uint8_t* secret = nullptr);
+
+// The same, bound to a concrete address (port 0: any), e.g. where a rank's bootstrap listens.
+strataUniqueId startBootstrapRoot(const sockaddr_storage& bindAddr, double timeoutSec);
 
 class Bootstrap {
  public:
@@ -61,6 +65,13 @@ class Bootstrap {
 
   int rank() const;
   int nranks() const;
+
+  // Joins the root thread that serves this communicator if this process runs it. Call once
+  // every rank has its table (after any allGather): the root is then done or closing sockets.
+  // Otherwise it ends by itself (its deadline) and is joined by the next root start or at exit.
+  void finishLocalRoot();
+  // Where this rank's bootstrap listens (an address every rank of the communicator reached).
+  sockaddr_storage listenAddress() const;
 
   // data holds nranks slots of bytesPerRank; this rank's slot (rank * bytesPerRank) is filled.
   // On return every slot is filled. Every rank must pass the same bytesPerRank.

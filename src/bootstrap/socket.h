@@ -19,8 +19,9 @@
 
 namespace strata {
 
-// Longest single poll() while waiting, so that an abort is noticed within this many ms.
-constexpr int kAbortPollMs = 100;
+// Longest single poll() while waiting, so that an abort is noticed within this many ms (the API
+// promises that strataCommAbort ends every wait within 100 ms, scheduling delays included).
+constexpr int kAbortPollMs = 50;
 // Enough for every rank of a 1024-rank (and larger) communicator to connect at once; the kernel
 // clamps it to net.core.somaxconn.
 constexpr int kListenBacklog = 16384;

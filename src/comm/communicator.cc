@@ -43,6 +43,16 @@ Comm::Comm(const strataUniqueId& id, int nranks, int rank, const Config& config,
   peers_.resize(nranks);
   peers_[rank] = localHostInfo();
   bootstrap_->allGather(peers_.data(), sizeof(LocalHostInfo));
+  // Every rank has its table now (the ring formed): the root, if this process runs it, is done.
+  bootstrap_->finishLocalRoot();
+
+  // Which process each rank is, so that a wait on a peer of this host ends when it dies.
+  std::vector<ProcessIdentity> identities(static_cast<size_t>(nranks));
+  identities[size_t(rank)] = ProcessIdentity::self(peers_[rank].hostHash);
+  bootstrap_->allGather(identities.data(), sizeof(ProcessIdentity));
+  liveness_.watch(identities, rank);
+  log(LogLevel::Info, "rank {}/{}: watching {} peer process(es) of this host", rank, nranks,
+      liveness_.watched());
 
   // Each rank's place (host, GPU, NIC, rail) from its own topology, known to all.
   int localIndex = 0;
@@ -79,7 +89,9 @@ Comm::Comm(const strataUniqueId& id, int nranks, int rank, const Config& config,
   }
 
   transport_ = connectTransports(id, localRanks);
-  executor_ = std::make_unique<Executor>(*transport_, config_, abortFlag_);
+  executor_ = std::make_unique<Executor>(
+      *transport_, config_, abortFlag_,
+      [this](const std::vector<int>& waited) { return peerHealth(waited); });
   slotStores_ = config_.slotStores == "streaming" ? SlotStores::Streaming : SlotStores::Cached;
   tuneSlotStores_ = config_.slotStores == "auto";
   log(LogLevel::Info, "rank {}/{} ready on {}, {} local ranks, transport {}", rank, nranks,
@@ -122,7 +134,9 @@ std::unique_ptr<Transport> Comm::connectTransports(const strataUniqueId& id, con
   shm.localRanks = allNetwork ? std::vector<int>{rank_} : localRanks;
   shm.slotBytes = static_cast<size_t>(config_.chunkBytes);
   shm.depth = config_.fifoDepth;
-  transports.push_back(std::make_unique<ShmTransport>(shm, [this] { bootstrap_->barrier(); }));
+  auto shmTransport = std::make_unique<ShmTransport>(shm, [this] { bootstrap_->barrier(); });
+  shm_ = shmTransport.get();
+  transports.push_back(std::move(shmTransport));
   for (int r : shm.localRanks)
     if (r != rank_) route[size_t(r)] = 0;
 
@@ -171,6 +185,59 @@ std::unique_ptr<Transport> Comm::connectTransports(const strataUniqueId& id, con
 
 Comm::~Comm() = default;
 
+std::string Comm::peerHealth(const std::vector<int>& waited) const {
+  std::string dead = liveness_.deadAmong(waited);
+  if (!dead.empty()) return dead;
+  uint64_t sequence = 0;
+  std::string why;
+  const int failed = shm_->failedPeer(&sequence, &why);
+  if (failed < 0) return {};
+  return fmt::format("rank {} gave up on collective #{} ({})", failed, sequence, why);
+}
+
+strataUniqueId Comm::agreeShrinkId(const std::vector<int>& excluded, int* newRank,
+                                   int* newNranks) {
+  std::vector<bool> out(size_t(nranks_), false);
+  for (int r : excluded) {
+    STRATA_CHECK(r >= 0 && r < nranks_, strataInvalidArgument,
+                 "excluded rank {} is out of range [0, {})", r, nranks_);
+    out[size_t(r)] = true;
+  }
+  STRATA_CHECK(!out[size_t(rank_)], strataInvalidUsage,
+               "rank {} is in the excluded list of its own shrink", rank_);
+  std::vector<int> survivors;
+  for (int r = 0; r < nranks_; ++r)
+    if (!out[size_t(r)]) survivors.push_back(r);
+  *newNranks = static_cast<int>(survivors.size());
+  *newRank = static_cast<int>(std::find(survivors.begin(), survivors.end(), rank_) - survivors.begin());
+
+  struct ShrinkOffer {
+    strataUniqueId id;
+    int32_t survivors;
+    uint32_t reserved;
+    uint64_t survivorHash;
+  } offer{};
+  const uint64_t hash = hashBytes(survivors.data(), survivors.size() * sizeof(int));
+  const int leader = survivors.front();
+  if (rank_ == leader) {
+    // The new root listens where this rank's bootstrap listens: every survivor reached that.
+    offer.id = startBootstrapRoot(bootstrap_->listenAddress(), config_.timeoutSec);
+    offer.survivors = *newNranks;
+    offer.survivorHash = hash;
+    for (int r : survivors)
+      if (r != rank_) bootstrap_->send(r, &offer, sizeof(offer));
+  } else {
+    bootstrap_->recv(leader, &offer, sizeof(offer));
+    STRATA_CHECK(offer.survivors == *newNranks && offer.survivorHash == hash, strataInvalidUsage,
+                 "shrink: rank {} excludes other ranks than rank {} (the lowest survivor, which "
+                 "keeps {} ranks where rank {} keeps {}): every survivor must pass the same list",
+                 rank_, leader, offer.survivors, rank_, *newNranks);
+  }
+  log(LogLevel::Info, "rank {}/{}: shrink to {} ranks, new rank {}, new root at rank {}", rank_,
+      nranks_, *newNranks, *newRank, leader);
+  return offer.id;
+}
+
 const Schedule& Comm::schedule(Collective collective, size_t count, strataDataType_t type,
                                strataRedOp_t op, int root) {
   ScheduleKey key{int(collective), count, type, op, root};
@@ -215,17 +282,28 @@ void Comm::run(Collective collective, const void* sendbuff, void* recvbuff, size
                strataDataType_t type, strataRedOp_t op, int root) {
   const Schedule& s = schedule(collective, count, type, op, root);
   ++sequence_;
+  // One line per collective at STRATA_DEBUG=INFO: comparing the ranks' lines for one sequence
+  // number finds a rank that called another collective, count, type, op or root.
+  log(LogLevel::Info, "rank {}/{}: {} #{} count {} {} op {} root {} algorithm {}", rank_, nranks_,
+      s.collective, sequence_, count, strataTypeName(type), strataOpName(op), root, s.algorithm);
   const size_t bytes = count * s.elemBytes;
   // The slot-store tuner learns all-reduce's sizes; the other collectives use the fixed choice
   // (or cached stores when it is "auto") rather than mix their timings into its table.
-  if (collective != Collective::AllReduce || !tuneSlotStores_ ||
-      bytes < StoreModeTuner::kMinTunedBytes) {
-    executor_->run(s, sendbuff, recvbuff, sequence_, slotStores_ == SlotStores::Streaming);
-  } else {
-    const SlotStores stores = tuner_.choose(bytes);
-    const auto start = std::chrono::steady_clock::now();
-    executor_->run(s, sendbuff, recvbuff, sequence_, stores == SlotStores::Streaming);
-    tuner_.record(bytes, stores, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  try {
+    if (collective != Collective::AllReduce || !tuneSlotStores_ ||
+        bytes < StoreModeTuner::kMinTunedBytes) {
+      executor_->run(s, sendbuff, recvbuff, sequence_, slotStores_ == SlotStores::Streaming);
+    } else {
+      const SlotStores stores = tuner_.choose(bytes);
+      const auto start = std::chrono::steady_clock::now();
+      executor_->run(s, sendbuff, recvbuff, sequence_, stores == SlotStores::Streaming);
+      tuner_.record(bytes, stores, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+  } catch (const Error& e) {
+    // The ranks of this host waiting on this one learn it at their next health check, rather
+    // than at their deadline (the communicator is broken for all of them either way).
+    shm_->markFailed(sequence_, fmt::format("rank {}: {}", rank_, e.what()));
+    throw;
   }
   if (lastAlgorithmName_ != s.algorithm) {
     lastAlgorithmName_ = s.algorithm;

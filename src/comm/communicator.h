@@ -10,12 +10,14 @@
 
 #include "bootstrap/bootstrap.h"
 #include "comm/comm_topology.h"
+#include "comm/peer_liveness.h"
 #include "core/config.h"
 #include "exec/executor.h"
 #include "exec/store_mode_tuner.h"
 #include "plan/registry.h"
 #include "plan/schedule.h"
 #include "topology/local_host.h"
+#include "transports/shm/shm_transport.h"
 #include "transports/transport.h"
 
 namespace strata {
@@ -44,8 +46,21 @@ class Comm {
   // "algorithm/transport" of the last collective.
   const std::string& lastAlgorithm() const { return lastAlgorithm_; }
 
+  // The first half of strataCommShrink, collective over the ranks not in `excluded` (which must
+  // not call it): agrees on the unique id of their new communicator without the excluded ranks
+  // and without the old bootstrap root. The lowest surviving rank starts a new root (fresh
+  // secret) and sends its id to every other survivor over this communicator's authenticated
+  // bootstrap connections, which need no third rank. The message carries the survivor count and a
+  // hash of the survivor list, so ranks that pass different lists fail with strataInvalidUsage
+  // instead of joining different communicators. Returns the id; *newRank gets this rank's place
+  // among the survivors and *newNranks their number.
+  strataUniqueId agreeShrinkId(const std::vector<int>& excluded, int* newRank, int* newNranks);
+
  private:
   std::unique_ptr<Transport> connectTransports(const strataUniqueId& id, const std::vector<int>& localRanks);
+  // Why the collective being waited for cannot complete (empty if it still can): a peer it waits
+  // on exited, or a rank of this host gave up on the communicator.
+  std::string peerHealth(const std::vector<int>& waited) const;
   const Schedule& schedule(Collective collective, size_t count, strataDataType_t type,
                            strataRedOp_t op, int root);
 
@@ -55,8 +70,10 @@ class Comm {
   const std::atomic<bool>* abortFlag_;
   std::unique_ptr<Bootstrap> bootstrap_;
   std::vector<LocalHostInfo> peers_;
+  PeerLiveness liveness_;  // the processes of this host's other ranks
   CommTopology topology_;
   std::unique_ptr<Transport> transport_;
+  ShmTransport* shm_ = nullptr;  // inside transport_: the failure notices of this host's ranks
   std::unique_ptr<Executor> executor_;
   uint64_t sequence_ = 0;
   SlotStores slotStores_ = SlotStores::Cached;  // when not tuned ("cached" or "streaming")

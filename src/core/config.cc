@@ -30,7 +30,9 @@ constexpr size_t kFirstConfigSize = offsetof(strataConfig_t, ranksPerHost);
     "plan as if every k consecutive ranks formed a host (tests the hierarchical algorithms on one machine); 0: the real hosts") \
   X(transport, "STRATA_TRANSPORT", "auto",                                                      \
     "how ranks reach each other: auto (shared memory inside a host; between hosts UCX where every rank has an RDMA device and the build has UCX, else TCP), shm (one host), tcp or ucx (that transport to every pair), shm+tcp or shm+ucx (shared memory inside a host, that transport between hosts)") \
-  X(tcpStreams, "STRATA_TCP_STREAMS", "2", "TCP connections per pair of ranks")
+  X(tcpStreams, "STRATA_TCP_STREAMS", "2", "TCP connections per pair of ranks")                 \
+  X(blocking, "STRATA_COMM_BLOCKING", "1",                                                      \
+    "1: init and shrink return once the communicator is connected; 0: they return strataInProgress and connect in the background (poll strataCommGetAsyncError)")
 
 template <typename T>
 T parse(const char* env, const char* text);
@@ -106,13 +108,14 @@ Config resolveConfig(const strataConfig_t* user) {
                  "config size {} is not one this library knows ({} to {}; built against another "
                  "version?)",
                  user->size, kFirstConfigSize, sizeof(strataConfig_t));
-    STRATA_CHECK(user->blocking == 1, strataInvalidArgument, "only blocking init is supported");
   }
   Config c;
 #define X(field, env, def, doc) \
   c.field = resolveOne<decltype(c.field)>(user, &strataConfig_t::field, env, def);
   STRATA_TUNABLES(X)
 #undef X
+  STRATA_CHECK(c.blocking == 0 || c.blocking == 1, strataInvalidArgument,
+               "blocking must be 0 or 1 (or -1: STRATA_COMM_BLOCKING), got {}", c.blocking);
   STRATA_CHECK(c.timeoutSec > 0, strataInvalidArgument, "timeout must be > 0 s, got {}", c.timeoutSec);
   STRATA_CHECK(c.chunkBytes >= 4096 && c.chunkBytes <= (64 << 20) && c.chunkBytes % 64 == 0,
                strataInvalidArgument, "chunk bytes must be a multiple of 64 in [4 KiB, 64 MiB], got {}",

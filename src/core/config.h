@@ -23,6 +23,7 @@ struct Config {
   int ranksPerHost;  // > 0: plan as if every k consecutive ranks formed a host; 0: real hosts
   std::string transport;  // auto, shm, tcp, ucx, shm+tcp or shm+ucx
   int tcpStreams;
+  int blocking;  // 1: init returns when connected; 0: init connects in the background
 };
 
 struct TunableDoc {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <thread>
 
 #include <sched.h>
@@ -66,6 +67,7 @@ class Backoff {
   explicit Backoff(int spinCount) : spinCount_(spinCount) {}
   void pause() {
     ++polls_;
+    blocked_ = false;
     if (polls_ <= spinCount_) {
 #if defined(__x86_64__) || defined(__i386__)
       __builtin_ia32_pause();
@@ -86,13 +88,18 @@ class Backoff {
   void pause(WaitEvents&& waitEvents) {
     if (polls_ >= std::min(spinCount_, kEventSpins) && waitEvents(eventWaitUs_)) {
       ++polls_;
+      blocked_ = true;
       if (eventWaitUs_ < kMaxEventWaitUs) eventWaitUs_ *= 2;
       return;
     }
     pause();
   }
-  // True every so often, to check the clock and the abort flag without paying for it per poll.
-  bool timeToCheck() const { return (polls_ & 63) == 0 || polls_ > spinCount_; }
+  // True every so often, to check the clock and the abort flag without paying for it per poll:
+  // after every poll once spinning is over, and after every event wait (which may have lasted
+  // milliseconds: checking only every 64th would let an abort wait 64 of them).
+  bool timeToCheck() const { return blocked_ || (polls_ & 63) == 0 || polls_ > spinCount_; }
+  // True once the wait has stopped spinning: it yields, sleeps or blocks on events.
+  bool pastSpin() const { return blocked_ || polls_ > spinCount_; }
 
  private:
   static constexpr int kYields = 2000;
@@ -105,15 +112,25 @@ class Backoff {
   int spinCount_;
   int64_t polls_ = 0;
   int napUs_ = 5;
+  bool blocked_ = false;  // the last pause was an event wait
 };
+
+// How often a wait that has stopped spinning asks whether its peers still live (Health below):
+// often enough that a dead peer ends the wait well inside any sane timeout, rare enough to cost
+// nothing (one poll() of a few pidfds every 10 ms).
+constexpr std::chrono::milliseconds kHealthCheckInterval{10};
 
 // Polls ready() until it returns true. Throws strataTimeout when the deadline passes and
 // strataAborted when *abortFlag becomes true. `what` names the wait for the error text.
-// waitEvents(micros) -> bool: see Backoff::pause.
-template <typename Ready, typename DeadlineT, typename What, typename WaitEvents>
+// waitEvents(micros) -> bool: see Backoff::pause. health() -> std::string: empty while the peers
+// live, else why not (the wait then fails with strataRemoteError); it is called only once the
+// wait has stopped spinning, and at most every kHealthCheckInterval, so a collective whose waits
+// end while spinning never pays for it.
+template <typename Ready, typename DeadlineT, typename What, typename WaitEvents, typename Health>
 void waitUntil(Ready&& ready, DeadlineT& deadline, const std::atomic<bool>* abortFlag,
-               int spinCount, What&& what, WaitEvents&& waitEvents) {
+               int spinCount, What&& what, WaitEvents&& waitEvents, Health&& health) {
   Backoff backoff(spinCount);
+  Clock::time_point nextHealthCheck{};  // the first check after the spin phase runs at once
   while (!ready()) {
     backoff.pause(waitEvents);
     if (backoff.timeToCheck()) {
@@ -121,8 +138,28 @@ void waitUntil(Ready&& ready, DeadlineT& deadline, const std::atomic<bool>* abor
         fail(strataAborted, "aborted while waiting for {}", what());
       if (deadline.expired())
         fail(strataTimeout, "timed out after {:.3g} s waiting for {}", deadline.seconds(), what());
+      if (backoff.pastSpin()) {
+        const Clock::time_point now = Clock::now();
+        if (now >= nextHealthCheck) {
+          nextHealthCheck = now + kHealthCheckInterval;
+          std::string dead = health();
+          // A peer may post its last message and exit between our poll and the check: look
+          // once more, now that whatever it sent is there, and fail only if still stuck on it.
+          if (!dead.empty()) {
+            if (ready()) return;
+            dead = health();
+            if (!dead.empty()) fail(strataRemoteError, "{} while waiting for {}", dead, what());
+          }
+        }
+      }
     }
   }
+}
+
+template <typename Ready, typename DeadlineT, typename What, typename WaitEvents>
+void waitUntil(Ready&& ready, DeadlineT& deadline, const std::atomic<bool>* abortFlag,
+               int spinCount, What&& what, WaitEvents&& waitEvents) {
+  waitUntil(ready, deadline, abortFlag, spinCount, what, waitEvents, [] { return std::string(); });
 }
 
 template <typename Ready, typename DeadlineT, typename What>

@@ -362,12 +362,23 @@ void Executor::run(const Schedule& s, const void* input, void* output, uint64_t 
     return network && transport_.waitForEvents(micros);
   };
   auto flushEvents = [&](int micros) { return transport_.waitForEvents(micros); };
-  while (unfinished > 0) waitUntil(pass, r.deadline, abortFlag_, r.spinCount, what, waitEvents);
+  auto health = [&] {
+    if (!peerHealth_) return std::string();
+    waited_.clear();
+    for (size_t i = 0; i < nwalkers; ++i) {
+      const Walker& w = walkers_[i];
+      if (!w.finished && (w.wait == Walker::Wait::Slot || w.wait == Walker::Wait::Data))
+        waited_.push_back(w.waitPeer);
+    }
+    return peerHealth_(waited_);
+  };
+  while (unfinished > 0)
+    waitUntil(pass, r.deadline, abortFlag_, r.spinCount, what, waitEvents, health);
   // A transport that queues bytes (TCP) may still hold this rank's last messages: they must
   // leave before the collective returns, or a peer could wait for them forever.
   waitUntil([&] { return !transport_.progress(); }, r.deadline, abortFlag_, r.spinCount,
             [&] { return fmt::format("the last messages of {} #{} to leave", s.collective, sequence); },
-            flushEvents);
+            flushEvents, health);
 }
 
 }  // namespace strata

@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "core/config.h"
@@ -18,8 +20,15 @@ namespace strata {
 
 class Executor {
  public:
-  Executor(Transport& transport, const Config& config, const std::atomic<bool>* abortFlag)
-      : transport_(transport), config_(config), abortFlag_(abortFlag) {}
+  // peerHealth(waited) -> empty while the collective can still complete, else why not (see
+  // waitUntil in core/deadline.h); `waited` holds the ranks the stuck walkers wait on. How a wait
+  // on a peer that died, on a transport without connections (shared memory), ends before its
+  // deadline. May be empty (no check).
+  using PeerHealth = std::function<std::string(const std::vector<int>& waited)>;
+  Executor(Transport& transport, const Config& config, const std::atomic<bool>* abortFlag,
+           PeerHealth peerHealth = {})
+      : transport_(transport), config_(config), abortFlag_(abortFlag),
+        peerHealth_(std::move(peerHealth)) {}
 
   // Runs `schedule` with input (send buffer) and output (receive buffer); `sequence` numbers the
   // collective on this communicator for error messages. streamSlots: write transport slots with
@@ -50,6 +59,8 @@ class Executor {
   Transport& transport_;
   const Config& config_;
   const std::atomic<bool>* abortFlag_;
+  PeerHealth peerHealth_;
+  std::vector<int> waited_;  // reused by the health check
   std::vector<char> work_;        // blocks a schedule keeps outside the user's output
   std::vector<Walker> walkers_;   // reused between runs
   std::vector<size_t> done_;      // per phase: chunks completed (concurrent lanes)

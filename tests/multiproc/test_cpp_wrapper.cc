@@ -41,6 +41,15 @@ TEST(CppWrapper, ThreeProcessesSumAndMax) {
         comm.allReduceInPlace(d.data(), d.size(), strataMax);
         for (double x : d)
           if (x != 2.0) _exit(3);
+        if (r != 1) {
+          // Ranks 0 and 2 go on without rank 1.
+          strata::Communicator pair = comm.shrink({1});
+          if (pair.size() != 2 || pair.rank() != r / 2) _exit(5);
+          std::vector<int32_t> w(9, r + 1);
+          pair.allReduceInPlace(w.data(), w.size());
+          for (int32_t x : w)
+            if (x != 1 + 3) _exit(6);
+        }
       } catch (const strata::Exception&) {
         _exit(4);
       }

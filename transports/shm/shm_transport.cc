@@ -37,6 +37,19 @@ struct FifoHeader {
   alignas(kCacheLine) std::atomic<uint64_t> tail;  // messages released
 };
 
+// A rank's failure notice, in the header page of the one FIFO of its own segment that carries no
+// messages (the FIFO "from itself"), which every local peer has mapped. Written once: the text,
+// then failedSequence with release.
+struct RankStatus {
+  static constexpr size_t kTextBytes = 2048;
+  alignas(kCacheLine) std::atomic<uint64_t> failedSequence;  // 0: healthy; else the collective
+  uint32_t textBytes;
+  char text[kTextBytes];
+};
+static_assert(kCacheLine + sizeof(RankStatus) <= kPage, "the status must fit the header page");
+
+RankStatus* statusIn(char* fifo) { return reinterpret_cast<RankStatus*>(fifo + kCacheLine); }
+
 size_t slotStride(size_t slotBytes) { return kCacheLine + slotBytes; }
 
 size_t fifoBytes(size_t slotBytes, int depth) {
@@ -181,8 +194,10 @@ ShmTransport::ShmTransport(const ShmOptions& options, const std::function<void()
                                              options.slotBytes, options.depth);
     recvs_[peer] = std::make_unique<ShmRecv>(own_->fifo(j, options.slotBytes, options.depth),
                                              options.slotBytes, options.depth);
+    peerStatus_.push_back(PeerStatus{peer, statusIn(m->fifo(j, options.slotBytes, options.depth))});
     peers_[j] = std::move(m);
   }
+  ownStatus_ = statusIn(own_->fifo(size_t(myIndex), options.slotBytes, options.depth));
 
   barrier();  // every peer has mapped our segment: the name is no longer needed
   shm_unlink(own_->name.c_str());
@@ -190,6 +205,28 @@ ShmTransport::ShmTransport(const ShmOptions& options, const std::function<void()
 }
 
 ShmTransport::~ShmTransport() = default;
+
+void ShmTransport::markFailed(uint64_t sequence, const std::string& text) {
+  if (markedFailed_ || !ownStatus_) return;
+  markedFailed_ = true;
+  auto* status = static_cast<RankStatus*>(ownStatus_);
+  const size_t n = std::min(text.size(), RankStatus::kTextBytes);
+  std::memcpy(status->text, text.data(), n);
+  status->textBytes = static_cast<uint32_t>(n);
+  status->failedSequence.store(sequence, std::memory_order_release);
+}
+
+int ShmTransport::failedPeer(uint64_t* sequence, std::string* text) const {
+  for (const PeerStatus& p : peerStatus_) {
+    auto* status = static_cast<const RankStatus*>(p.status);
+    const uint64_t seq = status->failedSequence.load(std::memory_order_acquire);
+    if (seq == 0) continue;
+    *sequence = seq;
+    text->assign(status->text, std::min<size_t>(status->textBytes, RankStatus::kTextBytes));
+    return p.rank;
+  }
+  return -1;
+}
 
 SendChannel& ShmTransport::sendChannel(int peer) {
   STRATA_CHECK(peer >= 0 && peer < options_.nranks && sends_[peer], strataInternalError,

@@ -39,6 +39,13 @@ class ShmTransport final : public Transport {
 
   static size_t segmentBytes(size_t nlocal, size_t slotBytes, int depth);
 
+  // Failure notices between the ranks of a host (docs/reliability.md). A rank whose collective
+  // failed (a dead peer, a timeout, an abort) says so once, in its own segment; the others' waits
+  // read it and end at once instead of waiting for their deadline on a rank that left.
+  void markFailed(uint64_t sequence, const std::string& text);
+  // A local peer that marked itself failed (its rank; *sequence and *text: its notice), or -1.
+  int failedPeer(uint64_t* sequence, std::string* text) const;
+
  private:
   struct Mapping;
   class ShmSend;
@@ -48,6 +55,13 @@ class ShmTransport final : public Transport {
   std::vector<std::unique_ptr<Mapping>> peers_;      // by local index
   std::vector<std::unique_ptr<ShmSend>> sends_;      // by communicator rank (null if not local)
   std::vector<std::unique_ptr<ShmRecv>> recvs_;
+  struct PeerStatus {
+    int rank;
+    void* status;  // RankStatus in the peer's segment
+  };
+  std::vector<PeerStatus> peerStatus_;
+  void* ownStatus_ = nullptr;  // RankStatus in our segment
+  bool markedFailed_ = false;
 };
 
 }  // namespace strata
