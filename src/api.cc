@@ -206,12 +206,17 @@ void execute(strataComm* comm, strataStream_t stream, const strata::gpu::DeviceC
   strata::gpu::DeviceCollective onDevice = c;
   onDevice.device = device;
   onDevice.stream = stream;
+  onDevice.direct = c.collective == strata::Collective::AllReduce && comm->impl->cudaIpcAllReduceApplies();
   std::lock_guard<std::mutex> lock(comm->proxyMutex);
   if (!comm->proxy) {
     comm->proxy = std::make_unique<strata::gpu::StreamProxy>(
         [comm](const strata::gpu::DeviceCollective& d, const void* hostSend, void* hostRecv) {
           std::lock_guard<std::mutex> runLock(comm->runMutex);
           comm->impl->run(d.collective, hostSend, hostRecv, d.count, d.type, d.op, d.root);
+        },
+        [comm](const strata::gpu::DeviceCollective& d, void* proxyStream) {
+          std::lock_guard<std::mutex> runLock(comm->runMutex);
+          comm->impl->cudaIpcAllReduce(d.send, d.recv, d.count, d.type, d.op, proxyStream);
         },
         [comm](strataResult_t code, const std::string& text) {
           recordError(comm, text);

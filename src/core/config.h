@@ -23,6 +23,7 @@ struct Config {
   int ranksPerHost;  // > 0: plan as if every k consecutive ranks formed a host; 0: real hosts
   std::string transport;  // auto, shm, tcp, ucx, shm+tcp or shm+ucx
   int tcpStreams;
+  int cudaIpc;  // 1: device all-reduce on one host through CUDA IPC; 0: staged
 };
 
 struct TunableDoc {

@@ -20,7 +20,7 @@ namespace strata::gpu {
 #ifndef STRATA_HAVE_CUDA
 
 struct StreamProxy::Impl {};
-StreamProxy::StreamProxy(HostRun, ErrorSink, const std::atomic<bool>*, double) {}
+StreamProxy::StreamProxy(HostRun, DeviceRun, ErrorSink, const std::atomic<bool>*, double) {}
 StreamProxy::~StreamProxy() = default;
 void StreamProxy::enqueue(const DeviceCollective&) {
   fail(strataInvalidUsage, "device buffers need a build with CUDA (STRATA_WITH_CUDA)");
@@ -83,6 +83,7 @@ struct StreamProxy::Impl {
   };
 
   HostRun run;
+  DeviceRun deviceRun;
   ErrorSink onError;
   const std::atomic<bool>* abortFlag;
   double timeoutSec;
@@ -101,8 +102,10 @@ struct StreamProxy::Impl {
   bool failed = false;  // after a failure later collectives only release their streams
   std::thread thread;
 
-  Impl(HostRun r, ErrorSink e, const std::atomic<bool>* abort, double timeout)
-      : run(std::move(r)), onError(std::move(e)), abortFlag(abort), timeoutSec(timeout) {
+  std::vector<cudaStream_t> proxyStreams;  // by device: where direct collectives run
+
+  Impl(HostRun r, DeviceRun d, ErrorSink e, const std::atomic<bool>* abort, double timeout)
+      : run(std::move(r)), deviceRun(std::move(d)), onError(std::move(e)), abortFlag(abort), timeoutSec(timeout) {
     void* flag = nullptr;
     STRATA_CUDA_CHECK(cudaHostAlloc(&flag, sizeof(uint32_t), cudaHostAllocMapped | cudaHostAllocPortable));
     completedFlag = static_cast<volatile uint32_t*>(flag);
@@ -127,13 +130,16 @@ struct StreamProxy::Impl {
     wake.notify_all();
     thread.join();
     operations.clear();  // waits for each stream to be past its operation
+    for (cudaStream_t s : proxyStreams)
+      if (s) cudaStreamDestroy(s);
     cudaFreeHost(const_cast<uint32_t*>(completedFlag));
   }
 
   // A free operation: the proxy is done with it and its stream copied its output out.
   Operation& acquire() {
     for (auto& op : operations)
-      if (op->proxyDone.load(std::memory_order_acquire) && cudaEventQuery(op->outputCopied) == cudaSuccess)
+      if (op->outputCopied && op->proxyDone.load(std::memory_order_acquire) &&
+          cudaEventQuery(op->outputCopied) == cudaSuccess)
         return *op;
     cudaGetLastError();  // cudaEventQuery's cudaErrorNotReady is not an error to keep
     operations.push_back(std::make_unique<Operation>());
@@ -168,12 +174,14 @@ struct StreamProxy::Impl {
       STRATA_CUDA_CHECK(cudaEventCreateWithFlags(&op.outputCopied, cudaEventDisableTiming));
       op.eventDevice = c.device;
     }
-    op.hostSend.reserve(c.sendBytes);
-    op.hostRecv.reserve(c.recvBytes);
+    if (!c.direct) {
+      op.hostSend.reserve(c.sendBytes);
+      op.hostRecv.reserve(c.recvBytes);
+    }
     op.collective = c;
     op.sequence = nextSequence + 1;
     auto stream = static_cast<cudaStream_t>(c.stream);
-    if (c.sendBytes > 0)
+    if (c.sendBytes > 0 && !c.direct)
       STRATA_CUDA_CHECK(cudaMemcpyAsync(op.hostSend.ptr, c.send, c.sendBytes, cudaMemcpyDeviceToHost, stream));
     STRATA_CUDA_CHECK(cudaEventRecord(op.inputReady, stream));
     // Greater-or-equal, compared as the driver does (unsigned): the proxy may be further ahead
@@ -192,7 +200,7 @@ struct StreamProxy::Impl {
       }
     }
     if (!waiting) STRATA_CUDA_CHECK(cudaLaunchHostFunc(stream, &Impl::hostWait, &op));
-    if (c.recvBytes > 0)
+    if (c.recvBytes > 0 && !c.direct)
       STRATA_CUDA_CHECK(cudaMemcpyAsync(c.recv, op.hostRecv.ptr, c.recvBytes, cudaMemcpyHostToDevice, stream));
     STRATA_CUDA_CHECK(cudaEventRecord(op.outputCopied, stream));
     // Only now, with the stream's part in place, is the sequence number taken.
@@ -225,6 +233,13 @@ struct StreamProxy::Impl {
     }
   }
 
+  // The proxy's own stream on `device` (the current device), made on first use.
+  cudaStream_t proxyStream(int device) {
+    if (proxyStreams.size() <= static_cast<size_t>(device)) proxyStreams.resize(device + 1, nullptr);
+    if (!proxyStreams[device]) STRATA_CUDA_CHECK(cudaStreamCreateWithFlags(&proxyStreams[device], cudaStreamNonBlocking));
+    return proxyStreams[device];
+  }
+
   void loop() {
     int currentDevice = -1;
     for (;;) {
@@ -242,8 +257,12 @@ struct StreamProxy::Impl {
             currentDevice = op->collective.device;
           }
           waitInput(*op);
-          run(op->collective, op->collective.sendBytes ? op->hostSend.ptr : nullptr,
-              op->collective.recvBytes ? op->hostRecv.ptr : nullptr);
+          if (op->collective.direct) {
+            deviceRun(op->collective, proxyStream(op->collective.device));
+          } else {
+            run(op->collective, op->collective.sendBytes ? op->hostSend.ptr : nullptr,
+                op->collective.recvBytes ? op->hostRecv.ptr : nullptr);
+          }
         } catch (const Error& e) {
           failed = true;
           onError(e.code(), std::string("device ") + collectiveName(op->collective.collective) + ": " + e.what());
@@ -266,8 +285,9 @@ struct StreamProxy::Impl {
   }
 };
 
-StreamProxy::StreamProxy(HostRun run, ErrorSink onError, const std::atomic<bool>* abortFlag, double timeoutSec)
-    : impl_(std::make_unique<Impl>(std::move(run), std::move(onError), abortFlag, timeoutSec)) {}
+StreamProxy::StreamProxy(HostRun run, DeviceRun deviceRun, ErrorSink onError, const std::atomic<bool>* abortFlag,
+                         double timeoutSec)
+    : impl_(std::make_unique<Impl>(std::move(run), std::move(deviceRun), std::move(onError), abortFlag, timeoutSec)) {}
 StreamProxy::~StreamProxy() = default;
 void StreamProxy::enqueue(const DeviceCollective& c) { impl_->enqueue(c); }
 void StreamProxy::drain() { impl_->drain(); }

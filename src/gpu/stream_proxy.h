@@ -8,6 +8,9 @@
 //   proxy thread:  wait "input ready" -> the host collective on the pinned buffers (the
 //                  communicator's ordinary schedule and executor) -> flag = seq
 //
+// A direct collective (the CUDA IPC all-reduce among the ranks of one host) skips both copies:
+// the proxy runs it on the device buffers themselves between "input ready" and the flag.
+//
 // The stream waits with cuStreamWaitValue32 on a flag in mapped pinned memory: the GPU polls it,
 // no CPU thread blocks, and streams of several communicators wait independently. Where the driver
 // lacks stream memory operations it falls back to a host function that polls the flag (which
@@ -42,15 +45,22 @@ struct DeviceCollective {
   int root = 0;
   void* stream = nullptr;      // cudaStream_t
   int device = 0;              // the device of the buffers (and of the stream)
+  // GPU to GPU (the CUDA IPC all-reduce): no staging; the proxy runs DeviceRun on the device
+  // buffers, on a stream of its own, between the user stream's "input ready" and its wait.
+  bool direct = false;
 };
 
 class StreamProxy {
  public:
   // Runs the collective on host buffers (hostSend/hostRecv are null where the device ones are).
   using HostRun = std::function<void(const DeviceCollective&, const void* hostSend, void* hostRecv)>;
+  // Runs a direct collective on the device buffers; `stream` (a cudaStream_t of the proxy's, on
+  // c.device) is for its kernels; it returns when they are done.
+  using DeviceRun = std::function<void(const DeviceCollective&, void* stream)>;
   using ErrorSink = std::function<void(strataResult_t, const std::string&)>;
 
-  StreamProxy(HostRun run, ErrorSink onError, const std::atomic<bool>* abortFlag, double timeoutSec);
+  StreamProxy(HostRun run, DeviceRun deviceRun, ErrorSink onError, const std::atomic<bool>* abortFlag,
+              double timeoutSec);
   // Completes (or, once aborted, fails fast) what is queued, then stops the thread.
   ~StreamProxy();
   StreamProxy(const StreamProxy&) = delete;

@@ -8,7 +8,8 @@
 //   strata-gpu-check allreduce RANKS [MiB]   ranks as processes sharing the GPUs, CUDA IPC
 //   strata-gpu-check topology                the CUDA devices, peer access, NVML's NVLinks
 //
-// Exit status: 0 all good, 1 a check failed, 2 usage, 77 no CUDA device (with the reason).
+// Exit status: 0 all good, 1 a check failed (wrong results, CUDA errors), 2 usage, 3 results
+// exact but a performance target of issue #6 missed, 77 no CUDA device (with the reason).
 #include <cuda_runtime.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -36,6 +37,7 @@ namespace {
 using strata::gpu::ReduceSpec;
 
 constexpr int kNoDevice = 77;
+constexpr int kBelowTarget = 3;
 const char* kTypeNames[] = {"int8", "uint8", "int32", "uint32", "int64", "uint64",
                             "half", "float", "double", "bfloat16", "fp8e4m3", "fp8e5m2"};
 
@@ -163,7 +165,7 @@ int bandwidth(size_t mib) {
   cudaFree(d);
   std::printf("\nreduce (bfloat16, float) vs copy: %.1f%% (target >= 90%%): %s\n", 100 * worstMain,
               worstMain >= 0.9 ? "PASS" : "BELOW TARGET");
-  return worstMain >= 0.9 ? 0 : 1;
+  return worstMain >= 0.9 ? 0 : kBelowTarget;
 }
 
 // ---- all-reduce over CUDA IPC, ranks as forked processes ---------------------------------------
@@ -258,6 +260,7 @@ int allReduceRank(SharedArea* area, int rank, int ranks, size_t maxMib) {
     std::printf("|---:|---:|---|---|---:|---:|---:|---:|---:|\n");
   }
   int status = 0;
+  double largestVsBound = 0;
   for (size_t bytes = 1 << 20; bytes <= maxBytes; bytes *= 4) {
     const size_t count = bytes / 2;
     const int iterations = bytes >= (64u << 20) ? 10 : 20;
@@ -283,7 +286,13 @@ int allReduceRank(SharedArea* area, int rank, int ranks, size_t maxMib) {
       std::printf("| %zu | %zu | bfloat16 | sum | %.1f | %.2f | %.2f | %ld | %.1f%% |\n", bytes, count, seconds * 1e6,
                   algbw / 1e9, algbw * 2 * (ranks - 1) / ranks / 1e9, totalWrong, 100 * bound / seconds);
       std::fflush(stdout);
+      largestVsBound = bound / seconds;
     }
+  }
+  if (rank == 0) {
+    std::printf("\n%zu MiB bfloat16, %d ranks: %s, %.1f%% of the bound (target >= 80%%): %s\n", maxMib, ranks,
+                status ? "WRONG RESULTS" : "exact", 100 * largestVsBound, largestVsBound >= 0.8 ? "PASS" : "BELOW TARGET");
+    if (status == 0 && largestVsBound < 0.8) status = kBelowTarget;
   }
   cudaFree(send);
   cudaFree(recv);
@@ -329,13 +338,16 @@ int allReduce(int ranks, size_t maxMib) {
     if (code == kNoDevice) {
       area->failed.store(1);
       result = kNoDevice;
-    } else if (code != 0 && result != kNoDevice) {
+    } else if (code == kBelowTarget && result == 0) {
+      result = kBelowTarget;
+    } else if (code != 0 && code != kBelowTarget && result != kNoDevice) {
       area->failed.store(1);
       result = 1;
     }
   }
   std::printf("%s: all-reduce with %d ranks over CUDA IPC\n",
-              result == 0 ? "PASS" : result == kNoDevice ? "SKIP" : "FAIL", ranks);
+              result == 0 ? "PASS" : result == kNoDevice ? "SKIP" : result == kBelowTarget ? "EXACT, BELOW TARGET" : "FAIL",
+              ranks);
   return result;
 }
 
