@@ -19,7 +19,8 @@ using HostFinalize = void (*)(void* dst, const void* src, size_t count, strataDa
                               strataRedOp_t op, int nranks);
 
 // For every type and op: a two-input reduce over arbitrary bit patterns (NaNs, infinities and
-// subnormals included: one operation, one rounding, so CPU and GPU must agree exactly), a
+// subnormals included: one operation, one rounding, so CPU and GPU must agree exactly, except
+// that a NaN made by arithmetic may carry another payload or sign: any NaN matches any NaN), a
 // three-input reduce-copy into two outputs over values whose partial sums are exact, and the avg
 // division. Each at an aligned offset, at a shared 16-byte misalignment (the head path) and with
 // misaligned inputs of differing offsets (the element-wise path). `count` elements per case.

@@ -4,7 +4,8 @@
 // keeps every SM busy, and kUnroll independent vectors per thread keep several loads in flight.
 // Elements before the first 16-byte boundary and after the last whole vector are done one by one.
 //
-// Arithmetic matches the CPU kernels (reduce_kernels.cc) bit for bit:
+// Arithmetic matches the CPU kernels (reduce_kernels.cc) bit for bit (save NaN payloads: GPU
+// arithmetic on a NaN gives the canonical NaN, x86 keeps the operand's):
 // - integers wrap modulo 2^bits (computed unsigned);
 // - float and double reduce in their own type; min/max are `a < b ? a : b` / `a > b ? a : b`
 //   (NaN handling included, which fminf/fmaxf would change);
