@@ -62,7 +62,11 @@ if(NOT STRATA_WITH_CUDA STREQUAL "OFF")
   if(CMAKE_CUDA_COMPILER)
     # A100 and H100 machine code plus Hopper PTX for later GPUs; only these, since every
     # architecture multiplies the kernels' compile time (CI is near its limit).
-    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+    # Sanitizer builds (which CI makes twice more) take PTX only: device code is not instrumented,
+    # and the normal build already compiled the machine code.
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES AND STRATA_SANITIZE)
+      set(CMAKE_CUDA_ARCHITECTURES "90-virtual")
+    elseif(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
       set(CMAKE_CUDA_ARCHITECTURES "80-real;90-real;90-virtual")
     endif()
     # The static runtime: libstrata.so loads on machines without a CUDA driver (discovery then

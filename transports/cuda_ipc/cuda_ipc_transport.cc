@@ -56,6 +56,7 @@ struct CudaIpcAllReduce::Exported {
   uint64_t address;     // the buffer in the owner's address space (used by ranks in the same process)
   int64_t pid;          // ranks that are threads of one process share addresses and cannot open
                         // their own handles: they use `address` as it is
+  unsigned char gpu[16];  // the owner's GPU (its UUID)
 };
 
 CudaIpcAllReduce::CudaIpcAllReduce(LocalGroup& group) : group_(group) {
@@ -102,17 +103,36 @@ void CudaIpcAllReduce::allReduce(const void* send, void* recv, size_t count, str
     mine[b].address = reinterpret_cast<uint64_t>(buffers[b]);
     mine[b].pid = static_cast<int64_t>(getpid());
   }
+  if (!haveGpuId_) {
+    int device = 0;
+    cudaDeviceProp prop{};
+    IPC_CUDA_CHECK(cudaGetDevice(&device));
+    IPC_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+    static_assert(sizeof prop.uuid == sizeof mine[0].gpu);
+    std::memcpy(gpuId_, &prop.uuid, sizeof gpuId_);
+    haveGpuId_ = true;
+  }
+  for (Exported& e : mine) std::memcpy(e.gpu, gpuId_, sizeof e.gpu);
   std::vector<Exported> all(2 * static_cast<size_t>(n));
   group_.allGather(mine, sizeof mine, all.data());
 
   // Shard r of the elements is local rank r's; shards are whole 16-byte vectors (except the
   // last), so that every rank's kernel takes the vector path when the buffers are aligned.
+  // When every rank is on one GPU, rank 0 does all shards in one kernel instead: kernels of
+  // different processes on one GPU do not run at once (they take turns, with a context switch
+  // between), so one kernel over everything is the same traffic without the switches.
+  bool oneGpu = true;
+  for (int r = 0; r < n; ++r) oneGpu &= std::memcmp(all[2 * r].gpu, gpuId_, sizeof gpuId_) == 0;
   const size_t elem = gpu::elementBytes(type);
   const size_t perVector = 16 / elem;
   const size_t vectors = (count + perVector - 1) / perVector;
   const size_t shardVectors = (vectors + n - 1) / n;
-  const size_t begin = std::min(count, static_cast<size_t>(me) * shardVectors * perVector);
-  const size_t end = std::min(count, begin + shardVectors * perVector);
+  size_t begin = std::min(count, static_cast<size_t>(me) * shardVectors * perVector);
+  size_t end = std::min(count, begin + shardVectors * perVector);
+  if (oneGpu) {
+    begin = 0;
+    end = me == 0 ? count : 0;
+  }
 
   if (end > begin) {
     gpu::ReduceSpec spec;

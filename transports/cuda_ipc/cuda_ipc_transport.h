@@ -10,7 +10,9 @@
 // The collective here is all-reduce as one reduce-scatter fused with the all-gather: local rank r
 // reduces shard r of every rank's input and writes the result into shard r of every rank's
 // output (one kernel: n inputs, n outputs), so each rank reads and writes each byte once, the
-// least traffic an all-reduce on one host can make. Two host-side meetings of the local ranks
+// least traffic an all-reduce on one host can make. When all ranks share one GPU, rank 0 runs
+// that kernel over every shard at once (same traffic, no switching between the processes'
+// kernels). Two host-side meetings of the local ranks
 // order it: after the exchange of buffer handles (every input is ready) and after the kernel
 // (every output shard is written). This is not a slot transport for the executor: docs/gpu.md
 // says how it fits the schedule/executor design and what is left.
@@ -72,6 +74,8 @@ class CudaIpcAllReduce {
   char* map(int peer, const Exported& exported);
 
   LocalGroup& group_;
+  unsigned char gpuId_[16] = {};  // this rank's GPU UUID, read at the first all-reduce
+  bool haveGpuId_ = false;
   // Peer mappings by the peer's handle bytes. A handle names one allocation for its lifetime, so
   // the cache stays right while peers reuse buffers; a freed and reallocated buffer gets a new
   // handle, and its old mapping is released only at destruction.
