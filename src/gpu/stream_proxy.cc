@@ -89,6 +89,7 @@ struct StreamProxy::Impl {
   double timeoutSec;
 
   volatile uint32_t* completedFlag = nullptr;  // mapped pinned memory; the streams poll it
+  CUdeviceptr completedFlagOnDevice = 0;       // its address for the GPU
   StreamWaitValue32 waitValue32 = nullptr;
   std::atomic<bool> gpuWait{false};
 
@@ -110,6 +111,9 @@ struct StreamProxy::Impl {
     STRATA_CUDA_CHECK(cudaHostAlloc(&flag, sizeof(uint32_t), cudaHostAllocMapped | cudaHostAllocPortable));
     completedFlag = static_cast<volatile uint32_t*>(flag);
     *completedFlag = 0;
+    void* onDevice = nullptr;
+    STRATA_CUDA_CHECK(cudaHostGetDevicePointer(&onDevice, flag, 0));
+    completedFlagOnDevice = reinterpret_cast<CUdeviceptr>(onDevice);
     void* entry = nullptr;
     cudaDriverEntryPointQueryResult found{};
     if (cudaGetDriverEntryPointByVersion("cuStreamWaitValue32", &entry, 12000, cudaEnableDefault, &found) ==
@@ -189,9 +193,8 @@ struct StreamProxy::Impl {
     // at the rates a GPU collective runs.
     bool waiting = false;
     if (gpuWait) {
-      const CUresult rc = waitValue32(reinterpret_cast<CUstream>(stream),
-                                      reinterpret_cast<CUdeviceptr>(const_cast<uint32_t*>(completedFlag)),
-                                      op.sequence, CU_STREAM_WAIT_VALUE_GEQ);
+      const CUresult rc = waitValue32(reinterpret_cast<CUstream>(stream), completedFlagOnDevice, op.sequence,
+                                      CU_STREAM_WAIT_VALUE_GEQ);
       if (rc == CUDA_SUCCESS) {
         waiting = true;
       } else {
@@ -271,9 +274,12 @@ struct StreamProxy::Impl {
           onError(strataInternalError, std::string("device collective: internal error: ") + e.what());
         }
       }
-      // Release the stream: the flag's store is ordered after the host buffer's (x86 stores are
-      // not reordered with each other; the fence keeps the compiler from doing it).
+      // Release the stream, after the output in the pinned buffer is visible: the executor may
+      // have written it with non-temporal stores, which only sfence orders before the flag.
       std::atomic_thread_fence(std::memory_order_release);
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_sfence();
+#endif
       *completedFlag = op->sequence;
       op->proxyDone.store(true, std::memory_order_release);
       {
