@@ -20,7 +20,7 @@ namespace strata::gpu {
 #ifndef STRATA_HAVE_CUDA
 
 struct StreamProxy::Impl {};
-StreamProxy::StreamProxy(HostRun, DeviceRun, ErrorSink, const std::atomic<bool>*, double) {}
+StreamProxy::StreamProxy(HostRun, DeviceRun, ErrorSink, const std::atomic<bool>*, double, bool) {}
 StreamProxy::~StreamProxy() = default;
 void StreamProxy::enqueue(const DeviceCollective&) {
   fail(strataInvalidUsage, "device buffers need a build with CUDA (STRATA_WITH_CUDA)");
@@ -58,6 +58,18 @@ struct PinnedBuffer {
 };
 
 using StreamWaitValue32 = CUresult (*)(CUstream, CUdeviceptr, cuuint32_t, unsigned int);
+
+// collectiveName() without the planner's registry (strata-gpu-check builds this file alone).
+const char* nameOf(Collective c) {
+  switch (c) {
+    case Collective::AllReduce: return "all-reduce";
+    case Collective::ReduceScatter: return "reduce-scatter";
+    case Collective::AllGather: return "all-gather";
+    case Collective::Broadcast: return "broadcast";
+    case Collective::Reduce: return "reduce";
+  }
+  return "collective";
+}
 
 }  // namespace
 
@@ -105,7 +117,7 @@ struct StreamProxy::Impl {
 
   std::vector<cudaStream_t> proxyStreams;  // by device: where direct collectives run
 
-  Impl(HostRun r, DeviceRun d, ErrorSink e, const std::atomic<bool>* abort, double timeout)
+  Impl(HostRun r, DeviceRun d, ErrorSink e, const std::atomic<bool>* abort, double timeout, bool forceHostWait)
       : run(std::move(r)), deviceRun(std::move(d)), onError(std::move(e)), abortFlag(abort), timeoutSec(timeout) {
     void* flag = nullptr;
     STRATA_CUDA_CHECK(cudaHostAlloc(&flag, sizeof(uint32_t), cudaHostAllocMapped | cudaHostAllocPortable));
@@ -118,7 +130,7 @@ struct StreamProxy::Impl {
     cudaDriverEntryPointQueryResult found{};
     if (cudaGetDriverEntryPointByVersion("cuStreamWaitValue32", &entry, 12000, cudaEnableDefault, &found) ==
             cudaSuccess &&
-        found == cudaDriverEntryPointSuccess && entry) {
+        found == cudaDriverEntryPointSuccess && entry && !forceHostWait) {
       waitValue32 = reinterpret_cast<StreamWaitValue32>(entry);
       gpuWait = true;
     }
@@ -227,11 +239,11 @@ struct StreamProxy::Impl {
       if (rc == cudaSuccess) return;
       if (rc != cudaErrorNotReady)
         fail(strataUnhandledCudaError, "the input copy of a device {}: {}: {}",
-             collectiveName(op.collective.collective), cudaGetErrorName(rc), cudaGetErrorString(rc));
+             nameOf(op.collective.collective), cudaGetErrorName(rc), cudaGetErrorString(rc));
       if (abortFlag && abortFlag->load(std::memory_order_relaxed)) fail(strataAborted, "communicator aborted");
       if (deadline.expired())
         fail(strataTimeout, "the stream did not reach the device {} within {} s (is it blocked?)",
-             collectiveName(op.collective.collective), timeoutSec);
+             nameOf(op.collective.collective), timeoutSec);
       backoff.pause();
     }
   }
@@ -268,7 +280,7 @@ struct StreamProxy::Impl {
           }
         } catch (const Error& e) {
           failed = true;
-          onError(e.code(), std::string("device ") + collectiveName(op->collective.collective) + ": " + e.what());
+          onError(e.code(), std::string("device ") + nameOf(op->collective.collective) + ": " + e.what());
         } catch (const std::exception& e) {
           failed = true;
           onError(strataInternalError, std::string("device collective: internal error: ") + e.what());
@@ -292,8 +304,9 @@ struct StreamProxy::Impl {
 };
 
 StreamProxy::StreamProxy(HostRun run, DeviceRun deviceRun, ErrorSink onError, const std::atomic<bool>* abortFlag,
-                         double timeoutSec)
-    : impl_(std::make_unique<Impl>(std::move(run), std::move(deviceRun), std::move(onError), abortFlag, timeoutSec)) {}
+                         double timeoutSec, bool forceHostFunctionWait)
+    : impl_(std::make_unique<Impl>(std::move(run), std::move(deviceRun), std::move(onError), abortFlag, timeoutSec,
+                                   forceHostFunctionWait)) {}
 StreamProxy::~StreamProxy() = default;
 void StreamProxy::enqueue(const DeviceCollective& c) { impl_->enqueue(c); }
 void StreamProxy::drain() { impl_->drain(); }

@@ -59,8 +59,10 @@ class StreamProxy {
   using DeviceRun = std::function<void(const DeviceCollective&, void* stream)>;
   using ErrorSink = std::function<void(strataResult_t, const std::string&)>;
 
+  // forceHostFunctionWait: streams wait in the polling host function even where the driver has
+  // stream memory operations (for tests of that fallback).
   StreamProxy(HostRun run, DeviceRun deviceRun, ErrorSink onError, const std::atomic<bool>* abortFlag,
-              double timeoutSec);
+              double timeoutSec, bool forceHostFunctionWait = false);
   // Completes (or, once aborted, fails fast) what is queued, then stops the thread.
   ~StreamProxy();
   StreamProxy(const StreamProxy&) = delete;

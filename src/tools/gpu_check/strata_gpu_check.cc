@@ -6,7 +6,9 @@
 //   strata-gpu-check kernels                 GPU kernels vs the CPU kernels, every type and op
 //   strata-gpu-check bandwidth [MiB]         reduce kernels vs a device-to-device copy
 //   strata-gpu-check allreduce RANKS [MiB]   ranks as processes sharing the GPUs, CUDA IPC
-//   strata-gpu-check topology                the CUDA devices, peer access, NVML's NVLinks
+//   strata-gpu-check topology                the CUDA devices, peer access
+//   strata-gpu-check proxy                   the stream proxy of device-buffer collectives
+//                                            (needs fmt's headers; see CMakeLists.txt)
 //
 // Exit status: 0 all good, 1 a check failed (wrong results, CUDA errors), 2 usage, 3 results
 // exact but a performance target of issue #6 missed, 77 no CUDA device (with the reason).
@@ -27,6 +29,10 @@
 #include <vector>
 
 #include "gpu/inventory.h"
+#ifndef STRATA_GPU_CHECK_NO_PROXY
+#include "core/error.h"
+#include "gpu/stream_proxy.h"
+#endif
 #include "gpu/reduce_check.h"
 #include "reduce/cuda/reduce_cuda.h"
 #include "reduce/kernel_table.h"
@@ -351,6 +357,104 @@ int allReduce(int ranks, size_t maxMib) {
   return result;
 }
 
+// ---- the stream proxy ---------------------------------------------------------------------------
+// The proxy with a stand-in for the network collective (recv[i] = send[i] + 1, after a nap), so
+// that the stream semantics are checked without a communicator: the calls return before the
+// work is done; a chain of collectives, each reading the previous one's output, comes out right
+// only in stream order; a failure reaches the error sink and releases the stream; with the GPU's
+// stream wait and with the host-function fallback.
+
+#ifndef STRATA_GPU_CHECK_NO_PROXY
+int proxyCheckOnce(bool hostFunctionWait, cudaStream_t stream) {
+  constexpr size_t kCount = 16u << 20;  // 64 MiB of uint32
+  constexpr int kChain = 6;
+  constexpr auto kNap = std::chrono::milliseconds(40);
+  std::atomic<int> errors{0};
+  std::string lastError;
+  strata::gpu::StreamProxy proxy(
+      [&](const strata::gpu::DeviceCollective& c, const void* hostSend, void* hostRecv) {
+        std::this_thread::sleep_for(kNap);
+        if (c.root == 99) strata::fail(strataRemoteError, "a planted failure");
+        const auto* in = static_cast<const uint32_t*>(hostSend);
+        auto* out = static_cast<uint32_t*>(hostRecv);
+        for (size_t i = 0; i < c.count; ++i) out[i] = in[i] + 1;
+      },
+      [](const strata::gpu::DeviceCollective&, void*) { throw std::logic_error("no direct collective here"); },
+      [&](strataResult_t, const std::string& text) {
+        lastError = text;
+        errors.fetch_add(1);
+      },
+      nullptr, 30, hostFunctionWait);
+  uint32_t *a, *b;
+  cudaOk(cudaMalloc(&a, kCount * 4), "cudaMalloc");
+  cudaOk(cudaMalloc(&b, kCount * 4), "cudaMalloc");
+  cudaOk(cudaMemsetAsync(a, 0, kCount * 4, stream), "cudaMemsetAsync");  // the first input, in stream order
+  strata::gpu::DeviceCollective c;
+  c.sendBytes = c.recvBytes = kCount * 4;
+  c.count = kCount;
+  c.type = strataUint32;
+  c.stream = stream;
+  c.device = 0;
+  // Two rounds of the chain: the first makes the proxy's pinned buffers, the second is timed.
+  double enqueueSeconds = 0;
+  for (int round = 0; round < 2; ++round) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int k = 0; k < kChain; ++k) {
+      c.send = k % 2 ? b : a;
+      c.recv = k % 2 ? a : b;
+      proxy.enqueue(c);
+    }
+    enqueueSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (round == 0) cudaOk(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+  }
+  std::vector<uint32_t> host(kCount);
+  cudaOk(cudaMemcpyAsync(host.data(), kChain % 2 ? b : a, kCount * 4, cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync");
+  cudaOk(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+  size_t wrong = 0;
+  for (uint32_t v : host) wrong += v != 2 * kChain;
+  const char* how = hostFunctionWait ? "host-function wait" : (proxy.streamWaitsOnGpu() ? "GPU stream wait" : "host-function wait (fallback)");
+  int status = 0;
+  std::printf("%s: 2 x %d chained collectives on one stream, %s: %zu of %zu elements wrong\n", wrong ? "FAIL" : "PASS",
+              kChain, how, wrong, kCount);
+  status |= wrong != 0;
+  // The calls only enqueue: all of them together take less than one collective's nap.
+  const bool returnedEarly = enqueueSeconds < std::chrono::duration<double>(kNap).count();
+  std::printf("%s: %d calls returned in %.1f ms, before the work (%d x %lld ms) was done\n",
+              returnedEarly ? "PASS" : "FAIL", kChain, enqueueSeconds * 1e3, kChain, static_cast<long long>(kNap.count()));
+  status |= !returnedEarly;
+  // A failure on the proxy: reported, and the stream is released (this sync would hang if not).
+  c.root = 99;
+  c.send = a;
+  c.recv = b;
+  proxy.enqueue(c);
+  c.root = 0;
+  proxy.enqueue(c);  // after a failure: released without running
+  cudaOk(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+  const bool reported = errors.load() == 1 && lastError.find("planted failure") != std::string::npos;
+  std::printf("%s: a failure on the proxy reached the error sink once (\"%s\") and released the stream\n",
+              reported ? "PASS" : "FAIL", lastError.c_str());
+  status |= !reported;
+  cudaFree(a);
+  cudaFree(b);
+  return status;
+}
+
+int proxyCheck() {
+  requireDevice();
+  cudaOk(cudaSetDevice(0), "cudaSetDevice");
+  cudaStream_t stream;
+  cudaOk(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
+  const int status = proxyCheckOnce(false, stream) | proxyCheckOnce(true, stream);
+  cudaStreamDestroy(stream);
+  return status ? 1 : 0;
+}
+#else
+int proxyCheck() {
+  std::printf("SKIP: built without fmt's headers, so without the stream proxy (see src/tools/gpu_check/CMakeLists.txt)\n");
+  return kNoDevice;
+}
+#endif
+
 // ---- topology ---------------------------------------------------------------------------------
 
 int topology() {
@@ -373,10 +477,11 @@ int main(int argc, char** argv) {
     if (command == "allreduce" && argc > 2)
       return allReduce(std::atoi(argv[2]), argc > 3 ? std::strtoul(argv[3], nullptr, 10) : 256);
     if (command == "topology") return topology();
+    if (command == "proxy") return proxyCheck();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "strata-gpu-check %s: %s\n", command.c_str(), e.what());
     return 1;
   }
-  std::fprintf(stderr, "usage: %s kernels | bandwidth [MiB] | allreduce RANKS [MiB] | topology\n", argv[0]);
+  std::fprintf(stderr, "usage: %s kernels | bandwidth [MiB] | allreduce RANKS [MiB] | topology | proxy\n", argv[0]);
   return 2;
 }
