@@ -217,8 +217,8 @@ class SharedMemoryGroup : public strata::LocalGroup {
 };
 
 // Rank r's input element i: small integers, so that the sum over ranks is exact in bfloat16
-// (|sum| <= 8 * 3 + 8 < 256) whatever the order.
-float inputValue(int rank, size_t i) { return static_cast<float>(static_cast<int>((i * 7 + rank * 3) % 7) - 3 + rank); }
+// (|sum| <= 8 * 3 + (0 + 1 + ... + 7) < 256) whatever the order, and varying along the buffer.
+float inputValue(int rank, size_t i) { return static_cast<float>(static_cast<int>((i * 5 + rank * 3) % 7) - 3 + rank); }
 
 uint16_t floatToBf16(float f) {  // exact for the small integers above
   uint32_t bits;
