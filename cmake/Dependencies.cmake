@@ -52,14 +52,34 @@ strata_optional(PMIx STRATA_WITH_PMIX STRATA_HAVE_PMIX)
 
 set(STRATA_HAVE_CUDA OFF)
 if(NOT STRATA_WITH_CUDA STREQUAL "OFF")
-  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
-    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  # nvcc is often not on PATH (CUDA's installer leaves it in /usr/local/cuda/bin): look there too,
+  # through CUDACXX, which check_language() and enable_language() both read.
+  if(NOT CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX} AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(ENV{CUDACXX} /usr/local/cuda/bin/nvcc)
   endif()
   include(CheckLanguage)
   check_language(CUDA)
-  find_package(CUDAToolkit QUIET)
-  if(CMAKE_CUDA_COMPILER AND CUDAToolkit_FOUND)
-    set(STRATA_HAVE_CUDA ON)
+  if(CMAKE_CUDA_COMPILER)
+    # A100 and H100 machine code plus Hopper PTX for later GPUs; only these, since every
+    # architecture multiplies the kernels' compile time (CI is near its limit).
+    # Sanitizer builds (which CI makes twice more) take PTX only: device code is not instrumented,
+    # and the normal build already compiled the machine code.
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES AND STRATA_SANITIZE)
+      set(CMAKE_CUDA_ARCHITECTURES "90-virtual")
+    elseif(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES "80-real;90-real;90-virtual")
+    endif()
+    # The static runtime: libstrata.so loads on machines without a CUDA driver (discovery then
+    # reports no GPU) and needs no libcudart.so beside it.
+    set(CMAKE_CUDA_RUNTIME_LIBRARY Static)
+    enable_language(CUDA)
+    # C++17 for the .cu files: CMake 3.25 has no C++20 flags for nvcc (nothing there needs them).
+    set(CMAKE_CUDA_STANDARD 17)
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    find_package(CUDAToolkit QUIET)
+    if(CUDAToolkit_FOUND)
+      set(STRATA_HAVE_CUDA ON)
+    endif()
   endif()
 endif()
 strata_optional(CUDA STRATA_WITH_CUDA STRATA_HAVE_CUDA)
@@ -92,6 +112,7 @@ function(strata_link_optional_deps target)
     target_compile_definitions(${target} PUBLIC STRATA_HAVE_VERBS=1)
   endif()
   if(STRATA_HAVE_CUDA)
+    target_link_libraries(${target} PUBLIC CUDA::cudart_static)
     target_compile_definitions(${target} PUBLIC STRATA_HAVE_CUDA=1)
   endif()
 endfunction()

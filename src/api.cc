@@ -15,6 +15,8 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "gpu/device.h"
+#include "gpu/stream_proxy.h"
 
 #define STRATA_API extern "C" __attribute__((visibility("default")))
 
@@ -33,6 +35,12 @@ struct strataComm {
   // strataInProgress while a non-blocking init connects; then strataSuccess or its error, and
   // later the first failure of a collective.
   std::atomic<strataResult_t> asyncError{strataSuccess};
+  // One collective at a time runs on impl: the caller's (host buffers) or the proxy's.
+  std::mutex runMutex;
+  // Device-buffer collectives (gpu/stream_proxy.h), made by the first one. Declared after impl
+  // so that it is destroyed first: its thread runs collectives on impl until it stops.
+  std::mutex proxyMutex;
+  std::unique_ptr<strata::gpu::StreamProxy> proxy;
 };
 
 namespace {
@@ -178,17 +186,16 @@ void retire(strataComm* comm) {
   if (comm->initThread.joinable()) comm->initThread.join();
 }
 
-// The checks every collective shares: datatype, op (when it reduces), stream, and that
-// `elements` (the largest buffer's) fits the address space. Returns the element size.
-size_t checkCollectiveArgs(strataDataType_t datatype, const strataRedOp_t* op,
-                           strataStream_t stream, size_t count, size_t factor) {
+// The checks every collective shares: datatype, op (when it reduces), and that `elements` (the
+// largest buffer's) fits the address space. Returns the element size. (The stream is checked
+// against where the buffers live, in execute().)
+size_t checkCollectiveArgs(strataDataType_t datatype, const strataRedOp_t* op, size_t count,
+                           size_t factor) {
   STRATA_CHECK(datatype >= 0 && datatype < strataNumTypes, strataInvalidArgument,
                "unknown datatype {}", static_cast<int>(datatype));
   if (op)
     STRATA_CHECK(*op >= 0 && *op < strataNumOps, strataInvalidArgument, "unknown reduction op {}",
                  static_cast<int>(*op));
-  STRATA_CHECK(stream == nullptr, strataInvalidArgument,
-               "a non-NULL stream means device buffers, which this build does not support yet");
   const size_t elem = strataTypeSize(datatype);
   STRATA_CHECK(count <= SIZE_MAX / elem / factor, strataInvalidArgument,
                "count {} of {} (x {} ranks) overflows the address space", count,
@@ -216,6 +223,83 @@ void checkRoot(int root, int nranks) {
 // was sent), nor for a call on a communicator that has not finished connecting.
 bool poisons(strataResult_t res) {
   return res != strataSuccess && res != strataInvalidArgument && res != strataInProgress;
+}
+
+// Where a collective's buffers live: -1 for host memory, else the CUDA device holding them. A
+// buffer the rank does not use is passed as nullptr. Host and device buffers mixed is an error.
+int bufferDevice(const void* sendbuff, const void* recvbuff) {
+  const int sendDevice = sendbuff ? strata::gpu::deviceOfPointer(sendbuff) : -2;
+  const int recvDevice = recvbuff ? strata::gpu::deviceOfPointer(recvbuff) : -2;
+  if (sendDevice == -2) return recvDevice == -2 ? -1 : recvDevice;
+  if (recvDevice == -2) return sendDevice;
+  STRATA_CHECK(sendDevice == recvDevice, strataInvalidArgument,
+               "sendbuff is {} and recvbuff is {}: both must be host memory or memory of one GPU",
+               sendDevice < 0 ? std::string("host memory") : "on GPU " + std::to_string(sendDevice),
+               recvDevice < 0 ? std::string("host memory") : "on GPU " + std::to_string(recvDevice));
+  return sendDevice;
+}
+
+// Runs or enqueues a collective whose arguments were checked. Host buffers: on the calling
+// thread, after the device collectives enqueued before it (so that every rank sees one order),
+// and a stream is an error. Device buffers: enqueued on the stream (NULL is CUDA's default
+// stream), run by the communicator's proxy.
+void execute(strataComm* comm, strataStream_t stream, const strata::gpu::DeviceCollective& c) {
+  const int device = bufferDevice(c.sendBytes ? c.send : nullptr, c.recvBytes ? c.recv : nullptr);
+  if (device < 0) {
+    // (With no bytes on this rank there is no telling where the buffers are; the stream is moot.)
+    STRATA_CHECK(stream == nullptr || (c.sendBytes == 0 && c.recvBytes == 0), strataInvalidArgument,
+                 "a stream was given but the buffers are host memory: streams order device-buffer "
+                 "collectives; pass NULL for host buffers");
+    strata::gpu::StreamProxy* proxy;
+    {
+      std::lock_guard<std::mutex> lock(comm->proxyMutex);
+      proxy = comm->proxy.get();
+    }
+    if (proxy) proxy->drain();
+    std::lock_guard<std::mutex> lock(comm->runMutex);
+    comm->impl->run(c.collective, c.send, c.recv, c.count, c.type, c.op, c.root);
+    return;
+  }
+  strata::gpu::DeviceCollective onDevice = c;
+  onDevice.device = device;
+  onDevice.stream = stream;
+  onDevice.direct = c.collective == strata::Collective::AllReduce && comm->impl->cudaIpcAllReduceApplies();
+  std::lock_guard<std::mutex> lock(comm->proxyMutex);
+  if (!comm->proxy) {
+    comm->proxy = std::make_unique<strata::gpu::StreamProxy>(
+        [comm](const strata::gpu::DeviceCollective& d, const void* hostSend, void* hostRecv) {
+          std::lock_guard<std::mutex> runLock(comm->runMutex);
+          comm->impl->run(d.collective, hostSend, hostRecv, d.count, d.type, d.op, d.root);
+        },
+        [comm](const strata::gpu::DeviceCollective& d, void* proxyStream) {
+          std::lock_guard<std::mutex> runLock(comm->runMutex);
+          comm->impl->cudaIpcAllReduce(d.send, d.recv, d.count, d.type, d.op, proxyStream);
+        },
+        [comm](strataResult_t code, const std::string& text) {
+          recordError(comm, text);
+          comm->asyncError.store(code);
+        },
+        &comm->abortFlag, comm->impl->config().timeoutSec);
+  }
+  comm->proxy->enqueue(onDevice);
+}
+
+// The byte sizes of a collective's two buffers on this rank (0 where the rank does not use one).
+strata::gpu::DeviceCollective describe(strata::Collective collective, const void* sendbuff,
+                                       size_t sendBytes, void* recvbuff, size_t recvBytes,
+                                       size_t count, strataDataType_t type, strataRedOp_t op,
+                                       int root) {
+  strata::gpu::DeviceCollective c;
+  c.collective = collective;
+  c.send = sendbuff;
+  c.sendBytes = sendbuff ? sendBytes : 0;
+  c.recv = recvbuff;
+  c.recvBytes = recvbuff ? recvBytes : 0;
+  c.count = count;
+  c.type = type;
+  c.op = op;
+  c.root = root;
+  return c;
 }
 
 // Runs a collective's body under the API's conventions: comm looked up first so that argument
@@ -359,8 +443,6 @@ STRATA_API strataResult_t strataAllReduce(const void* sendbuff, void* recvbuff, 
                  "unknown datatype {}", static_cast<int>(datatype));
     STRATA_CHECK(op >= 0 && op < strataNumOps, strataInvalidArgument, "unknown reduction op {}",
                  static_cast<int>(op));
-    STRATA_CHECK(stream == nullptr, strataInvalidArgument,
-                 "a non-NULL stream means device buffers, which this build does not support yet");
     const size_t elem = strataTypeSize(datatype);
     STRATA_CHECK(count <= SIZE_MAX / elem, strataInvalidArgument,
                  "count {} of {} overflows the address space", count, strataTypeName(datatype));
@@ -374,7 +456,9 @@ STRATA_API strataResult_t strataAllReduce(const void* sendbuff, void* recvbuff, 
       STRATA_CHECK(s == r || s + bytes <= r || r + bytes <= s, strataInvalidArgument,
                    "sendbuff and recvbuff overlap without being the same buffer");
     }
-    use->allReduce(sendbuff, recvbuff, count, datatype, op);
+    const size_t bytes = count * elem;
+    execute(live, stream, describe(strata::Collective::AllReduce, sendbuff, bytes, recvbuff, bytes,
+                                   count, datatype, op, 0));
   });
   if (poisons(res) && live) live->asyncError.store(res);
   return res;
@@ -386,9 +470,10 @@ STRATA_API strataResult_t strataReduceScatter(const void* sendbuff, void* recvbu
                                               strataStream_t stream) {
   return collective(comm, "strataReduceScatter", [&](CommUse& use) {
     const int n = use->nranks();
-    const size_t elem = checkCollectiveArgs(datatype, &op, stream, recvcount, size_t(n));
-    if (recvcount == 0) return use->run(strata::Collective::ReduceScatter, sendbuff, recvbuff, 0,
-                                        datatype, op, 0);
+    const size_t elem = checkCollectiveArgs(datatype, &op, recvcount, size_t(n));
+    if (recvcount == 0)
+      return execute(use.live(), stream, describe(strata::Collective::ReduceScatter, sendbuff, 0,
+                                                  recvbuff, 0, 0, datatype, op, 0));
     STRATA_CHECK(sendbuff && recvbuff, strataInvalidArgument,
                  "sendbuff ({}) and recvbuff ({}) must not be NULL when recvcount > 0", sendbuff,
                  static_cast<void*>(recvbuff));
@@ -397,8 +482,8 @@ STRATA_API strataResult_t strataReduceScatter(const void* sendbuff, void* recvbu
     checkOverlap(sendbuff, block * size_t(n), recvbuff, block,
                  -static_cast<std::ptrdiff_t>(block * size_t(use->rank())),
                  "recvbuff == sendbuff + rank * recvcount");
-    use->run(strata::Collective::ReduceScatter, sendbuff, recvbuff, recvcount * size_t(n),
-             datatype, op, 0);
+    execute(use.live(), stream, describe(strata::Collective::ReduceScatter, sendbuff, block * size_t(n),
+                                         recvbuff, block, recvcount * size_t(n), datatype, op, 0));
   });
 }
 
@@ -407,7 +492,7 @@ STRATA_API strataResult_t strataAllGather(const void* sendbuff, void* recvbuff, 
                                           strataStream_t stream) {
   return collective(comm, "strataAllGather", [&](CommUse& use) {
     const int n = use->nranks();
-    const size_t elem = checkCollectiveArgs(datatype, nullptr, stream, sendcount, size_t(n));
+    const size_t elem = checkCollectiveArgs(datatype, nullptr, sendcount, size_t(n));
     if (sendcount > 0) {
       STRATA_CHECK(sendbuff && recvbuff, strataInvalidArgument,
                    "sendbuff ({}) and recvbuff ({}) must not be NULL when sendcount > 0", sendbuff,
@@ -417,8 +502,10 @@ STRATA_API strataResult_t strataAllGather(const void* sendbuff, void* recvbuff, 
                    static_cast<std::ptrdiff_t>(block * size_t(use->rank())),
                    "sendbuff == recvbuff + rank * sendcount");
     }
-    use->run(strata::Collective::AllGather, sendbuff, recvbuff, sendcount * size_t(n), datatype,
-             strataSum, 0);
+    const size_t block = sendcount * elem;
+    execute(use.live(), stream, describe(strata::Collective::AllGather, sendbuff, block, recvbuff,
+                                         block * size_t(n), sendcount * size_t(n), datatype,
+                                         strataSum, 0));
   });
 }
 
@@ -426,7 +513,7 @@ STRATA_API strataResult_t strataBroadcast(const void* sendbuff, void* recvbuff, 
                                           strataDataType_t datatype, int root, strataComm_t comm,
                                           strataStream_t stream) {
   return collective(comm, "strataBroadcast", [&](CommUse& use) {
-    const size_t elem = checkCollectiveArgs(datatype, nullptr, stream, count, 1);
+    const size_t elem = checkCollectiveArgs(datatype, nullptr, count, 1);
     checkRoot(root, use->nranks());
     const bool isRoot = use->rank() == root;
     if (count > 0) {
@@ -436,8 +523,9 @@ STRATA_API strataResult_t strataBroadcast(const void* sendbuff, void* recvbuff, 
       if (isRoot)
         checkOverlap(sendbuff, count * elem, recvbuff, count * elem, 0, "sendbuff == recvbuff");
     }
-    use->run(strata::Collective::Broadcast, isRoot ? sendbuff : nullptr, recvbuff, count, datatype,
-             strataSum, root);
+    execute(use.live(), stream, describe(strata::Collective::Broadcast, isRoot ? sendbuff : nullptr,
+                                         count * elem, recvbuff, count * elem, count, datatype,
+                                         strataSum, root));
   });
 }
 
@@ -445,7 +533,7 @@ STRATA_API strataResult_t strataReduce(const void* sendbuff, void* recvbuff, siz
                                        strataDataType_t datatype, strataRedOp_t op, int root,
                                        strataComm_t comm, strataStream_t stream) {
   return collective(comm, "strataReduce", [&](CommUse& use) {
-    const size_t elem = checkCollectiveArgs(datatype, &op, stream, count, 1);
+    const size_t elem = checkCollectiveArgs(datatype, &op, count, 1);
     checkRoot(root, use->nranks());
     const bool isRoot = use->rank() == root;
     if (count > 0) {
@@ -455,8 +543,9 @@ STRATA_API strataResult_t strataReduce(const void* sendbuff, void* recvbuff, siz
       if (isRoot)
         checkOverlap(sendbuff, count * elem, recvbuff, count * elem, 0, "sendbuff == recvbuff");
     }
-    use->run(strata::Collective::Reduce, sendbuff, isRoot ? recvbuff : nullptr, count, datatype,
-             op, root);
+    execute(use.live(), stream, describe(strata::Collective::Reduce, sendbuff, count * elem,
+                                         isRoot ? recvbuff : nullptr, count * elem, count, datatype,
+                                         op, root));
   });
 }
 

@@ -20,6 +20,7 @@
 
 #include <fmt/format.h>
 
+#include "gpu/inventory.h"
 #include "topology/formats.h"
 #include "topology/hwloc_convert.h"
 
@@ -337,6 +338,25 @@ void markGpuDirect(Topology& topology) {
 
 }  // namespace
 
+void mergeCudaInventory(Topology& topology, const gpu::Inventory& inventory) {
+  if (inventory.devices.empty()) {
+    topology.notes.push_back(fmt::format("CUDA lists no GPUs ({})", inventory.noDeviceReason));
+    return;
+  }
+  for (const gpu::DeviceInfo& device : inventory.devices) {
+    const std::string busId = detail::normalizeBusId(device.pciBusId);
+    NodeId gpu = topology.findByBusId(busId).value_or(kNoNode);
+    if (gpu == kNoNode) {
+      gpu = addLooseNode(topology, NodeKind::Gpu, busId);
+      topology.notes.push_back(fmt::format("CUDA device {} ({}) is not in the PCIe tree", device.ordinal, busId));
+    }
+    Node& node = topology.node(gpu);
+    if (node.gpuSm == 0) node.gpuSm = device.sm;
+    if (node.memoryBytes == 0) node.memoryBytes = device.memoryBytes;
+    if (node.model.empty()) node.model = device.name;
+  }
+}
+
 Topology discoverLocal() {
   if (const char* file = std::getenv("STRATA_TOPO_FILE"); file && *file) {
     Topology topology = loadTopologyFile(file);
@@ -345,6 +365,7 @@ Topology discoverLocal() {
   }
   Topology topology = discoverTree();
   addNvml(topology);
+  mergeCudaInventory(topology, gpu::takeInventory());
   addVerbs(topology);
   markGpuDirect(topology);
   return topology;

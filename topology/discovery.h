@@ -5,10 +5,16 @@
 // discovery with that file, as NCCL_TOPO_FILE does.
 #pragma once
 
+#include "gpu/inventory.h"
 #include "topology/model.h"
 
 namespace strata::topo {
 
 Topology discoverLocal();
+
+// CUDA's view of the GPUs into the model: compute capability, memory and name for the GPUs
+// found by PCI bus id, a loose GPU node (with a note) for one the PCIe tree lacks, and a note with
+// CUDA's reason when it lists none. NVLinks come from NVML (discoverLocal).
+void mergeCudaInventory(Topology& topology, const gpu::Inventory& inventory);
 
 }  // namespace strata::topo

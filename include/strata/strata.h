@@ -82,7 +82,9 @@ typedef struct {
 
 typedef struct strataComm* strataComm_t;
 
-/* A stream handle. Host collectives take NULL; device streams (cudaStream_t) come later. */
+/* A stream handle: a cudaStream_t for collectives on device buffers (NULL is CUDA's default
+ * stream), which are enqueued on it and complete in its order; NULL for host buffers, on which a
+ * collective blocks until the result is in recvbuff. */
 typedef void* strataStream_t;
 
 /* Communicator configuration. Initialise with STRATA_CONFIG_INITIALIZER, then set fields; a
@@ -119,11 +121,15 @@ typedef struct {
    * per pair of ranks; default STRATA_TCP_STREAMS. */
   const char* transport;
   int tcpStreams;
+  /* Added after tcpStreams. All-reduce on device buffers when every rank is on one host (at most
+   * 8 ranks): 1 through CUDA IPC, GPU to GPU (every rank must then pass device buffers); 0 staged
+   * through pinned host memory as the other collectives are; default STRATA_CUDA_IPC. */
+  int cudaIpc;
 } strataConfig_t;
 
 #define STRATA_CONFIG_MAGIC 0x5354524bu
 #define STRATA_CONFIG_INITIALIZER \
-  { sizeof(strataConfig_t), STRATA_CONFIG_MAGIC, STRATA_VERSION_CODE, -1, -1.0, -1, -1, NULL, -1, NULL, -1, -1, NULL, -1 }
+  { sizeof(strataConfig_t), STRATA_CONFIG_MAGIC, STRATA_VERSION_CODE, -1, -1.0, -1, -1, NULL, -1, NULL, -1, -1, NULL, -1, -1 }
 
 /* Version of the library that is linked (STRATA_VERSION_CODE at its build). */
 strataResult_t strataGetVersion(int* version);

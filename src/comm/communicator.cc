@@ -14,6 +14,9 @@
 #include "transports/tcp/tcp_transport.h"
 #ifdef STRATA_HAVE_UCX
 #include "transports/ucx/ucx_transport.h"
+#ifdef STRATA_HAVE_CUDA
+#include "transports/cuda_ipc/cuda_ipc_transport.h"
+#endif
 #endif
 
 namespace strata {
@@ -183,6 +186,33 @@ std::unique_ptr<Transport> Comm::connectTransports(const strataUniqueId& id, con
   return std::make_unique<RoutedTransport>(std::move(transports), std::move(route));
 }
 
+#ifdef STRATA_HAVE_CUDA
+// The communicator's ranks as the CUDA IPC all-reduce's local group (they share this host):
+// exchanges and meetings go through the bootstrap's connections.
+class BootstrapLocalGroup : public LocalGroup {
+ public:
+  explicit BootstrapLocalGroup(Bootstrap& bootstrap) : bootstrap_(bootstrap) {}
+  int rank() const override { return bootstrap_.rank(); }
+  int size() const override { return bootstrap_.nranks(); }
+  void allGather(const void* mine, size_t bytes, void* all) override {
+    std::memcpy(static_cast<char*>(all) + static_cast<size_t>(rank()) * bytes, mine, bytes);
+    bootstrap_.allGather(all, bytes);
+  }
+  void barrier() override { bootstrap_.barrier(); }
+
+ private:
+  Bootstrap& bootstrap_;
+};
+
+struct Comm::CudaIpcState {
+  BootstrapLocalGroup group;
+  CudaIpcAllReduce allReduce;
+  explicit CudaIpcState(Bootstrap& bootstrap) : group(bootstrap), allReduce(group) {}
+};
+#else
+struct Comm::CudaIpcState {};
+#endif
+
 Comm::~Comm() = default;
 
 std::string Comm::peerHealth(const std::vector<int>& waited) const {
@@ -236,6 +266,33 @@ strataUniqueId Comm::agreeShrinkId(const std::vector<int>& excluded, int* newRan
   log(LogLevel::Info, "rank {}/{}: shrink to {} ranks, new rank {}, new root at rank {}", rank_,
       nranks_, *newNranks, *newRank, leader);
   return offer.id;
+}
+
+bool Comm::cudaIpcAllReduceApplies() const {
+#ifdef STRATA_HAVE_CUDA
+  return config_.cudaIpc == 1 && nranks_ <= 8 &&
+         static_cast<int>(topology_.ranksOnHost(topology_.hostOf(rank_)).size()) == nranks_;
+#else
+  return false;
+#endif
+}
+
+void Comm::cudaIpcAllReduce(const void* send, void* recv, size_t count, strataDataType_t type, strataRedOp_t op,
+                            void* stream) {
+#ifdef STRATA_HAVE_CUDA
+  ++sequence_;
+  lastAlgorithm_ = "cuda-ipc-reduce-scatter-gather/cuda_ipc";
+  try {
+    if (!cudaIpc_) cudaIpc_ = std::make_unique<CudaIpcState>(*bootstrap_);
+    cudaIpc_->allReduce.allReduce(send, recv, count, type, op, stream);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    fail(strataUnhandledCudaError, "all-reduce #{} through CUDA IPC: {}", sequence_, e.what());
+  }
+#else
+  fail(strataInternalError, "CUDA IPC all-reduce in a build without CUDA");
+#endif
 }
 
 const Schedule& Comm::schedule(Collective collective, size_t count, strataDataType_t type,

@@ -43,6 +43,13 @@ class Comm {
   // the C API describes them (a window of the full buffer where the collective says so).
   void run(Collective collective, const void* sendbuff, void* recvbuff, size_t count,
            strataDataType_t type, strataRedOp_t op, int root);
+  // Whether a device-buffer all-reduce goes GPU to GPU through CUDA IPC (STRATA_CUDA_IPC=1, a
+  // CUDA build, every rank on this host, at most 8 ranks). The same answer on every rank.
+  bool cudaIpcAllReduceApplies() const;
+  // That all-reduce, on device buffers of the current device; kernels on `stream`
+  // (cudaStream_t), returning when they are done. Every rank calls it together.
+  void cudaIpcAllReduce(const void* send, void* recv, size_t count, strataDataType_t type, strataRedOp_t op,
+                        void* stream);
   // "algorithm/transport" of the last collective.
   const std::string& lastAlgorithm() const { return lastAlgorithm_; }
 
@@ -75,6 +82,10 @@ class Comm {
   std::unique_ptr<Transport> transport_;
   ShmTransport* shm_ = nullptr;  // inside transport_: the failure notices of this host's ranks
   std::unique_ptr<Executor> executor_;
+  // The CUDA IPC all-reduce and the local group it meets through (the bootstrap), made by the
+  // first device all-reduce. Opaque here: the transport's header stays out of this one.
+  struct CudaIpcState;
+  std::unique_ptr<CudaIpcState> cudaIpc_;
   uint64_t sequence_ = 0;
   SlotStores slotStores_ = SlotStores::Cached;  // when not tuned ("cached" or "streaming")
   bool tuneSlotStores_ = true;

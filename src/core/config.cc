@@ -32,7 +32,9 @@ constexpr size_t kFirstConfigSize = offsetof(strataConfig_t, ranksPerHost);
     "how ranks reach each other: auto (shared memory inside a host; between hosts UCX where every rank has an RDMA device and the build has UCX, else TCP), shm (one host), tcp or ucx (that transport to every pair), shm+tcp or shm+ucx (shared memory inside a host, that transport between hosts)") \
   X(tcpStreams, "STRATA_TCP_STREAMS", "2", "TCP connections per pair of ranks")                 \
   X(blocking, "STRATA_COMM_BLOCKING", "1",                                                      \
-    "1: init and shrink return once the communicator is connected; 0: they return strataInProgress and connect in the background (poll strataCommGetAsyncError)")
+    "1: init and shrink return once the communicator is connected; 0: they return strataInProgress and connect in the background (poll strataCommGetAsyncError)") \
+  X(cudaIpc, "STRATA_CUDA_IPC", "1",                                                            \
+    "device-buffer all-reduce when all ranks (at most 8) share a host: 1 through CUDA IPC, GPU to GPU; 0 staged through pinned host memory")
 
 template <typename T>
 T parse(const char* env, const char* text);
@@ -146,6 +148,8 @@ Config resolveConfig(const strataConfig_t* user) {
                "transport '{}' needs UCX, and this build of Strata has none (build it with "
                "libucx-dev installed)", c.transport);
 #endif
+  STRATA_CHECK(c.cudaIpc == 0 || c.cudaIpc == 1, strataInvalidArgument,
+               "CUDA IPC must be 0 or 1, got {}", c.cudaIpc);
   STRATA_CHECK(c.tcpStreams >= 1 && c.tcpStreams <= 64, strataInvalidArgument,
                "TCP streams per peer must be in [1, 64], got {}", c.tcpStreams);
   return c;

@@ -24,6 +24,7 @@ struct Config {
   std::string transport;  // auto, shm, tcp, ucx, shm+tcp or shm+ucx
   int tcpStreams;
   int blocking;  // 1: init returns when connected; 0: init connects in the background
+  int cudaIpc;  // 1: device all-reduce on one host through CUDA IPC; 0: staged
 };
 
 struct TunableDoc {

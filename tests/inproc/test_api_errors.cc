@@ -71,9 +71,16 @@ TEST_F(ApiErrors, ZeroCountWithNullBuffersIsFine) {
 TEST_F(ApiErrors, CountOverflow) {
   expectAllReduce(strataInvalidArgument, "overflows", buf_, buf_, SIZE_MAX / 2, strataFloat32, strataSum);
 }
-TEST_F(ApiErrors, DeviceStreamNotYetSupported) {
+// A stream orders device-buffer collectives; with host buffers it is a mistake, named as such
+// (the buffers are not device memory, so no CUDA call touches the bogus stream).
+TEST_F(ApiErrors, HostBuffersWithAStreamAreRejected) {
   int fakeStream;
-  expectAllReduce(strataInvalidArgument, "stream", buf_, buf_, 1, strataFloat32, strataSum, &fakeStream);
+  expectAllReduce(strataInvalidArgument, "buffers are host memory", buf_, buf_, 1, strataFloat32, strataSum,
+                  &fakeStream);
+  EXPECT_EQ(strataBroadcast(buf_, buf_, 4, strataFloat32, 0, comm_, &fakeStream), strataInvalidArgument);
+  // With no bytes there is nothing to place: the stream is moot and the call succeeds.
+  EXPECT_EQ(strataAllReduce(buf_, buf_, 0, strataFloat32, strataSum, comm_, &fakeStream), strataSuccess)
+      << strataGetLastError(comm_);
 }
 TEST_F(ApiErrors, PartiallyOverlappingBuffers) {
   expectAllReduce(strataInvalidArgument, "overlap", buf_, buf_ + 1, 8, strataFloat32, strataSum);

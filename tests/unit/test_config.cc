@@ -66,6 +66,18 @@ TEST(Config, FieldsBeyondAnOlderStructSizeTakeTheirDefaults) {
   EXPECT_EQ(resolveConfig(&u).ranksPerHost, 0);
 }
 
+TEST(Config, CudaIpcIsOnByDefaultAndABoolean) {
+  EXPECT_EQ(resolveConfig(nullptr).cudaIpc, 1);
+  strataConfig_t u = STRATA_CONFIG_INITIALIZER;
+  u.cudaIpc = 0;
+  EXPECT_EQ(resolveConfig(&u).cudaIpc, 0);
+  u.cudaIpc = 2;
+  EXPECT_THROW(resolveConfig(&u), Error);
+  u.cudaIpc = 0;
+  u.size = offsetof(strataConfig_t, cudaIpc);  // a program built before the field: the default
+  EXPECT_EQ(resolveConfig(&u).cudaIpc, 1);
+}
+
 TEST(Config, AnyRegisteredAlgorithmNameCanBeForced) {
   for (const char* name : {"ring", "oneshot", "chain", "tree"}) {
     strataConfig_t u = STRATA_CONFIG_INITIALIZER;
