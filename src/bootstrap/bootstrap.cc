@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "bootstrap/socket.h"
+#include "bootstrap/wire.h"
 #include "core/deadline.h"
 #include "core/error.h"
 
@@ -23,49 +24,13 @@ namespace {
 
 constexpr uint32_t kUniqueIdMagic = 0x53545255;  // "STRU"
 constexpr uint32_t kUniqueIdVersion = 1;
-constexpr uint32_t kWireMagic = 0x53544257;  // "STBW": every bootstrap frame starts with it
+using namespace wire;  // the frames, and the parsers every byte read goes through
 
-// Every message on a bootstrap connection is a header followed by bodyBytes bytes. Ranks of one
-// communicator run the same build, so structs travel in host layout (as NCCL's bootstrap does).
-enum FrameType : uint32_t {
-  kRootHello = 1,  // rank -> root: RootHello
-  kRootTable = 2,  // root -> rank: nranks listen addresses
-  kRootError = 3,  // root -> rank: int32 result code, then the text
-  kPeerHello = 4,  // rank -> rank, first frame on a ring or point-to-point connection: PeerHello
-  kP2pData = 5,    // send() payload
-  kAllGather = 6,  // allGather: announces bytesPerRank before the ring steps
-};
-
-struct FrameHeader {
-  uint32_t magic;
-  uint32_t type;
-  uint64_t bodyBytes;
-};
-
-struct RootHello {
-  uint8_t secret[kSecretBytes];
-  int32_t rank;
-  int32_t nranks;
-  sockaddr_storage listenAddr;
-};
-
-enum Channel : uint32_t { kRingChannel = 0, kP2pChannel = 1 };
-
-struct PeerHello {
-  uint8_t secret[kSecretBytes];
-  int32_t rank;
-  uint32_t channel;
-};
-
-// Longest error text the root sends, and that a rank accepts.
-constexpr size_t kMaxErrorBytes = 4096;
 // How long the root spends telling a rank why it was refused; such messages fit in the socket
 // buffer, so this only bounds a peer that stopped reading.
 constexpr double kFarewellSec = 1.0;
-
-FrameHeader makeHeader(FrameType type, uint64_t bodyBytes) {
-  return FrameHeader{kWireMagic, type, bodyBytes};
-}
+// Connections whose hello has not arrived that a listener keeps at once.
+constexpr size_t kMaxPendingHellos = 256;
 
 void sendFrame(Socket& socket, FrameType type, const void* body, size_t bytes,
                const Deadline& deadline, const std::atomic<bool>* abortFlag) {
@@ -114,8 +79,10 @@ class HelloInbox {
         Socket socket = tryAccept(listener);
         if (!socket.valid()) break;
         acceptedAny = true;
-        pending_.push_back(Pending{std::move(socket), {}, 0});
-        pending_.back().frame.resize(sizeof(FrameHeader) + helloBytes_);
+        // A flood of silent connections must not take every descriptor: past the bound, the
+        // oldest (the slowest to say hello) goes.
+        if (pending_.size() >= kMaxPendingHellos) pending_.erase(pending_.begin());
+        pending_.push_back(Pending{std::move(socket), HelloReader(helloType_, helloBytes_)});
         // The hello is usually already there: read it without another poll round.
         advance(pending_.size() - 1, arrivals);
       }
@@ -128,8 +95,7 @@ class HelloInbox {
  private:
   struct Pending {
     Socket socket;
-    std::vector<uint8_t> frame;  // header + body as they arrive
-    size_t got;
+    HelloReader reader;
   };
 
   // Reads what is there for pending_[i] (never past its hello: the frames after it belong to the
@@ -138,28 +104,21 @@ class HelloInbox {
     Pending& p = pending_[i];
     bool drop = false;
     for (;;) {
-      long n = recvAvailable(p.socket, p.frame.data() + p.got, p.frame.size() - p.got);
+      long n = recvAvailable(p.socket, p.reader.room(), p.reader.roomBytes());
       if (n < 0) {
         drop = true;
         break;
       }
       if (n == 0) break;
-      size_t before = p.got;
-      p.got += static_cast<size_t>(n);
-      if (before < sizeof(FrameHeader) && p.got >= sizeof(FrameHeader)) {
-        FrameHeader header;
-        std::memcpy(&header, p.frame.data(), sizeof(header));
-        // Garbage, a foreign protocol or an oversized length: not ours, close it.
-        if (header.magic != kWireMagic || header.type != helloType_ ||
-            header.bodyBytes != helloBytes_) {
-          drop = true;
-          break;
-        }
+      const HelloReader::State state = p.reader.add(static_cast<size_t>(n));
+      if (state == HelloReader::State::Malformed) {
+        drop = true;  // garbage, a foreign protocol or an oversized length: not ours
+        break;
       }
-      if (p.got == p.frame.size()) {
-        Arrival arrival{std::move(p.socket),
-                        std::vector<uint8_t>(p.frame.begin() + sizeof(FrameHeader), p.frame.end())};
-        arrivals.push_back(std::move(arrival));
+      if (state == HelloReader::State::Complete) {
+        const uint8_t* body = p.reader.body();
+        arrivals.push_back(Arrival{std::move(p.socket),
+                                   std::vector<uint8_t>(body, body + p.reader.bodyBytes())});
         drop = true;  // no longer pending
         break;
       }
@@ -212,12 +171,12 @@ class RootServer {
 
   void admit(HelloInbox::Arrival&& arrival) {
     RootHello hello;
-    std::memcpy(&hello, arrival.body.data(), sizeof(hello));
+    const RootHelloVerdict verdict =
+        checkRootHello(arrival.body.data(), arrival.body.size(), secret_.data(), &hello);
     // Without the secret it is not one of ours: close silently (tell an intruder nothing).
-    if (!constantTimeEqual(hello.secret, secret_.data(), kSecretBytes)) return;
-    if (!isInetFamily(hello.listenAddr.ss_family) || addressPort(hello.listenAddr) == 0) return;
+    if (verdict == RootHelloVerdict::Intruder) return;
     Socket& socket = arrival.socket;
-    if (hello.nranks < 1 || hello.rank < 0 || hello.rank >= hello.nranks)
+    if (verdict == RootHelloVerdict::BadRank)
       return refuse(socket, strataInvalidArgument,
                     fmt::format("rank {} is out of range for nranks {}", hello.rank, hello.nranks));
     if (!failure_.empty()) return refuse(socket, strataInvalidUsage, failure_);
@@ -468,33 +427,22 @@ struct Bootstrap::Impl {
            "bootstrap root {}",
            rank, nranks, deadline.seconds(), formatAddress(rootAddr));
     }
-    STRATA_CHECK(header.magic == kWireMagic, strataRemoteError,
-                 "bootstrap root {} sent a malformed reply (magic {:#x})",
-                 formatAddress(rootAddr), header.magic);
-    if (header.type == kRootError) {
-      STRATA_CHECK(header.bodyBytes >= sizeof(int32_t) && header.bodyBytes <= kMaxErrorBytes,
-                   strataRemoteError, "bootstrap root {} sent a malformed error of {} bytes",
-                   formatAddress(rootAddr), header.bodyBytes);
-      std::vector<char> body(header.bodyBytes);
+    const RootReply reply = parseRootReplyHeader(header, nranks);
+    STRATA_CHECK(reply.kind != RootReply::Malformed, strataRemoteError,
+                 "bootstrap root {} sent a malformed reply ({})", formatAddress(rootAddr),
+                 reply.problem);
+    if (reply.kind == RootReply::Error) {
+      std::vector<uint8_t> body(reply.bodyBytes);  // bounded by kMaxErrorBytes
       recvAll(root, body.data(), body.size(), deadline, abortFlag);
-      int32_t code;
-      std::memcpy(&code, body.data(), sizeof(code));
-      bool known = code == strataInvalidArgument || code == strataInvalidUsage ||
-                   code == strataTimeout;
-      fail(known ? static_cast<strataResult_t>(code) : strataRemoteError,
-           "rank {} of {}: bootstrap root {} refused: {}", rank, nranks,
-           formatAddress(rootAddr), std::string(body.begin() + sizeof(code), body.end()));
+      const RootError error = parseRootError(body.data(), body.size());
+      fail(error.code, "rank {} of {}: bootstrap root {} refused: {}", rank, nranks,
+           formatAddress(rootAddr), error.text);
     }
-    uint64_t tableBytes = static_cast<uint64_t>(nranks) * sizeof(sockaddr_storage);
-    STRATA_CHECK(header.type == kRootTable && header.bodyBytes == tableBytes, strataRemoteError,
-                 "bootstrap root {} sent a malformed reply (type {}, {} bytes; expected a table "
-                 "of {} bytes)",
-                 formatAddress(rootAddr), header.type, header.bodyBytes, tableBytes);
     peerAddrs.resize(nranks);
-    recvAll(root, peerAddrs.data(), tableBytes, deadline, abortFlag);
-    for (int r = 0; r < nranks; ++r)
-      STRATA_CHECK(isInetFamily(peerAddrs[r].ss_family), strataRemoteError,
-                   "bootstrap root sent rank {} an invalid address for rank {}", rank, r);
+    recvAll(root, peerAddrs.data(), reply.bodyBytes, deadline, abortFlag);
+    const int bad = firstBadTableEntry(peerAddrs.data(), nranks);
+    STRATA_CHECK(bad < 0, strataRemoteError,
+                 "bootstrap root sent rank {} an invalid address for rank {}", rank, bad);
   }
 
   Socket connectToPeer(int peer, Channel channel, const Deadline& deadline) {
@@ -513,9 +461,8 @@ struct Bootstrap::Impl {
   // the secret, claiming an impossible rank, or duplicating a connection we have is closed.
   void admit(HelloInbox::Arrival&& arrival) {
     PeerHello hello;
-    std::memcpy(&hello, arrival.body.data(), sizeof(hello));
-    if (!constantTimeEqual(hello.secret, secret, kSecretBytes)) return;
-    if (hello.rank < 0 || hello.rank >= nranks || hello.rank == rank) return;
+    if (!checkPeerHello(arrival.body.data(), arrival.body.size(), secret, rank, nranks, &hello))
+      return;
     arrival.socket.setName(fmt::format("rank {} ({})", hello.rank, arrival.socket.name()));
     if (hello.channel == kRingChannel) {
       if (hello.rank == prev() && !ringPrev.valid()) ringPrev = std::move(arrival.socket);
