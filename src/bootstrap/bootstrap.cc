@@ -9,9 +9,11 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "bootstrap/socket.h"
 #include "bootstrap/wire.h"
@@ -134,14 +136,43 @@ class HelloInbox {
   std::vector<Pending> pending_;
 };
 
+// The single-use ids (by secret) that this process has joined or served: a second init with one
+// would wait for a root that has exited. Secrets are random, so their first 8 bytes are a key.
+class SpentIds {
+ public:
+  static SpentIds& get() {
+    static auto* spent = new SpentIds();  // never destroyed: detached root threads may outlive main
+    return *spent;
+  }
+  void add(const uint8_t* secret) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    keys_.insert(key(secret));
+  }
+  bool contains(const uint8_t* secret) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return keys_.count(key(secret)) != 0;
+  }
+
+ private:
+  static uint64_t key(const uint8_t* secret) {
+    uint64_t k;
+    std::memcpy(&k, secret, sizeof(k));
+    return k;
+  }
+  std::mutex mutex_;
+  std::unordered_set<uint64_t> keys_;
+};
+
 // ---- The root ---------------------------------------------------------------------------------
 
 // Serves one communicator: registers ranks until all nranks are there, sends each the address
 // table, and exits. Runs on its own detached thread and owns its listener.
 class RootServer {
  public:
-  RootServer(Socket listener, const std::array<uint8_t, kSecretBytes>& secret, double timeoutSec)
-      : listener_(std::move(listener)), secret_(secret), timeoutSec_(timeoutSec) {}
+  RootServer(Socket listener, const std::array<uint8_t, kSecretBytes>& secret, double timeoutSec,
+             bool singleUse)
+      : listener_(std::move(listener)), secret_(secret), timeoutSec_(timeoutSec),
+        singleUse_(singleUse) {}
 
   void run() {
     Deadline deadline(timeoutSec_);
@@ -156,6 +187,7 @@ class RootServer {
         admit(std::move(arrival));
     }
     listener_.close();  // nobody else may join this communicator
+    if (singleUse_) SpentIds::get().add(secret_.data());
     sendTables();
   }
 
@@ -252,6 +284,7 @@ class RootServer {
   Socket listener_;
   std::array<uint8_t, kSecretBytes> secret_;
   double timeoutSec_;
+  bool singleUse_;
   int expected_ = -1;  // nranks given by the first rank to register
   int firstRank_ = -1;
   std::string failure_;  // non-empty once the communicator cannot form
@@ -289,6 +322,8 @@ UniqueIdData decodeUniqueId(const strataUniqueId& id) {
                root.ss_family);
   STRATA_CHECK(addressPort(root) != 0, strataInvalidArgument,
                "invalid unique id: root address {} has no port", formatAddress(root));
+  STRATA_CHECK((data.flags & ~kUniqueIdSingleUse) == 0, strataInvalidArgument,
+               "invalid unique id: unknown flags {:#x}", data.flags);
   return data;
 }
 
@@ -299,7 +334,8 @@ strataUniqueId encodeUniqueId(const UniqueIdData& data) {
   return id;
 }
 
-strataUniqueId makeUniqueId(const sockaddr_storage& rootAddr, const uint8_t secret[kSecretBytes]) {
+strataUniqueId makeUniqueId(const sockaddr_storage& rootAddr, const uint8_t secret[kSecretBytes],
+                            uint32_t flags) {
   STRATA_CHECK(isInetFamily(rootAddr.ss_family) && addressPort(rootAddr) != 0,
                strataInvalidArgument, "unique id: root address {} is not an IPv4/IPv6 address "
                "with a port", formatAddress(rootAddr));
@@ -310,6 +346,7 @@ strataUniqueId makeUniqueId(const sockaddr_storage& rootAddr, const uint8_t secr
   data.version = kUniqueIdVersion;
   storeAddress(data.rootAddr, rootAddr);
   std::memcpy(data.secret, secret, kSecretBytes);
+  data.flags = flags;
   return encodeUniqueId(data);
 }
 
@@ -334,10 +371,10 @@ strataUniqueId startBootstrapRoot(const char* bindAddr, uint16_t port, double ti
     std::memcpy(secretCopy.data(), secret, kSecretBytes);
   else
     fillRandom(secretCopy.data(), kSecretBytes);
-  strataUniqueId id = makeUniqueId(rootAddr, secretCopy.data());
+  strataUniqueId id = makeUniqueId(rootAddr, secretCopy.data(), secret ? 0 : kUniqueIdSingleUse);
 
   try {
-    std::thread([server = RootServer(std::move(listener), secretCopy, timeoutSec)]() mutable {
+    std::thread([server = RootServer(std::move(listener), secretCopy, timeoutSec, secret == nullptr)]() mutable {
       try {
         server.run();
       } catch (...) {
@@ -359,6 +396,7 @@ struct Bootstrap::Impl {
   const std::atomic<bool>* abortFlag;
   sockaddr_storage rootAddr;
   uint8_t secret[kSecretBytes];
+  bool singleUse = false;  // the id's kUniqueIdSingleUse
   Socket listener;
   std::vector<sockaddr_storage> peerAddrs;  // every rank's listener, from the root
   HelloInbox inbox{kPeerHello, sizeof(PeerHello)};
@@ -392,6 +430,8 @@ struct Bootstrap::Impl {
     sendFrame(root, kRootHello, &hello, sizeof(hello), deadline, abortFlag);
     receiveTable(root, deadline);
     root.close();
+    // The communicator formed at the root, which has exited: the id cannot serve another.
+    if (singleUse) SpentIds::get().add(secret);
 
     if (nranks == 1) return;
     ringNext = connectToPeer(next(), kRingChannel, deadline);
@@ -510,8 +550,14 @@ Bootstrap::Bootstrap(const strataUniqueId& id, int rank, int nranks, double time
   impl_->timeoutSec = timeoutSec;
   impl_->abortFlag = abortFlag;
   UniqueIdData data = decodeUniqueId(id);
+  const bool singleUse = data.flags & kUniqueIdSingleUse;
+  STRATA_CHECK(!singleUse || !SpentIds::get().contains(data.secret), strataInvalidUsage,
+               "unique id already used: its communicator formed and its root (at {}) has exited; "
+               "every communicator needs a fresh id from strataGetUniqueId",
+               formatAddress(loadAddress(data.rootAddr)));
   impl_->rootAddr = loadAddress(data.rootAddr);
   std::memcpy(impl_->secret, data.secret, kSecretBytes);
+  impl_->singleUse = singleUse;
   impl_->join();
 }
 
