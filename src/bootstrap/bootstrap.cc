@@ -416,9 +416,16 @@ struct Bootstrap::Impl {
 
   void join() {
     Deadline deadline(timeoutSec);
-    Socket root = connectSocket(rootAddr,
-                                fmt::format("bootstrap root {}", formatAddress(rootAddr)),
-                                deadline, abortFlag);
+    Socket root;
+    try {
+      root = connectSocket(rootAddr, fmt::format("bootstrap root {}", formatAddress(rootAddr)),
+                           deadline, abortFlag);
+    } catch (const Error& e) {
+      if (e.code() != strataTimeout) throw;
+      // Nothing listens there: the root has not started, or it served its one communicator.
+      fail(strataTimeout, "rank {} of {}: {}; a unique id serves one communicator (is this id "
+           "used a second time?)", rank, nranks, e.what());
+    }
     listener = listenSocket(listenAddress(root));
 
     RootHello hello;

@@ -61,6 +61,7 @@ TEST(InitMisuse, IdWhoseRootIsGoneTimesOut) {
   EXPECT_LT(secondsSince(start), 3.0);
   const std::string text = strataGetLastError(nullptr);
   EXPECT_NE(text.find(formatAddress(gone)), std::string::npos) << text;
+  EXPECT_NE(text.find("serves one communicator"), std::string::npos) << text;
 }
 
 TEST(InitMisuse, RanksDisagreeingOnNranksFailWithInvalidUsage) {
