@@ -51,6 +51,7 @@
 #include "plan/registry.h"
 #include "reduce/reduce.h"
 #include "strata/strata.h"
+#include "soak.h"
 #include "verify.h"
 
 namespace {
@@ -183,6 +184,9 @@ struct Options {
   std::string jsonPath;
   std::string commandLine;
   bool calibrate = false;
+  double soakSeconds = 0;         // > 0: --soak, random checked collectives for this long
+  size_t soakMaxBytes = 4u << 20;
+  bool seedGiven = false;
   std::string calibrateOut;       // "": STRATA_COST_PROFILE, else the cache path
 };
 
@@ -840,6 +844,20 @@ int benchmarkOnComm(const Options& opts, strataComm_t comm) {
                strataGetLastError(comm));
     return kExitError;
   }
+  if (opts.soakSeconds > 0) {
+    strata::soak::SoakOptions soak;
+    soak.seconds = opts.soakSeconds;
+    soak.maxBytes = opts.soakMaxBytes;
+    soak.seed = opts.seedGiven ? opts.seed : 0;
+    const int code = strata::soak::Soak(soak, comm, rank, nranks).run();
+    result = strataCommDestroy(comm);
+    if (result != strataSuccess) {
+      fmt::print(stderr, "strata-bench: rank {}: strataCommDestroy failed: {}: {}\n", rank,
+                 strataGetErrorString(result), strataGetLastError(nullptr));
+      return kExitError;
+    }
+    return code == 0 ? kExitOk : code == 1 ? kExitWrongValues : kExitError;
+  }
   Bench bench(opts, comm, rank, nranks);
   int code = bench.run();
   result = strataCommDestroy(comm);
@@ -1028,6 +1046,13 @@ int main(int argc, char** argv) {
   app.add_option("--chunk-bytes", chunkBytes, "pipeline chunk of the shared-memory FIFO, e.g. 128K");
   app.add_option("--fifo-depth", opts.fifoDepth, "chunks in flight per connection")->check(CLI::Range(1, 1 << 20));
   app.add_option("--seed", opts.seed, "seed of the checked input values")->capture_default_str();
+  std::string soakMaxBytes = "4M";
+  app.add_option("--soak", opts.soakSeconds,
+                 "instead of the table: random collectives, sizes, datatypes, ops and roots for this many "
+                 "seconds, every result checked exactly; reports calls, wrong elements and resident memory "
+                 "per rank (the seed is printed; --seed replays it)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--soak-max-bytes", soakMaxBytes, "--soak: largest buffer of one call")->capture_default_str();
   app.add_option("--json", opts.jsonPath, "also write the rows and run metadata to this JSON file");
   app.add_flag("--help-env", helpEnv, "list the STRATA_* environment variables and exit");
   app.add_flag("--calibrate", opts.calibrate,
@@ -1045,6 +1070,8 @@ int main(int argc, char** argv) {
       return *bytes;
     };
     opts.minBytes = size("--minbytes", minBytes);
+    opts.soakMaxBytes = size("--soak-max-bytes", soakMaxBytes);
+    opts.seedGiven = app.count("--seed") > 0;
     opts.maxBytes = size("--maxbytes", maxBytes);
     if (!chunkBytes.empty()) opts.chunkBytes = static_cast<long long>(size("--chunk-bytes", chunkBytes));
     if (opts.minBytes == 0) opts.minBytes = 1;

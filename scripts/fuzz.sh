@@ -1,6 +1,7 @@
 #!/bin/bash
-# Fuzzes the topology file readers (NCCL XML, hwloc XML) with libFuzzer, ASan and UBSan: configures
-# a separate Clang build in build-fuzz (BUILD_DIR overrides), builds the two fuzz targets and runs
+# Fuzzes the topology file readers (NCCL XML, hwloc XML) and the parsers of what bootstrap roots,
+# ranks and transport peers receive (bootstrap_wire) with libFuzzer, ASan and UBSan: configures a
+# separate Clang build in build-fuzz (BUILD_DIR overrides), builds the three fuzz targets and runs
 # each for SECONDS (default 30). Crashing inputs are kept in build-fuzz/fuzz-artifacts/<target>/.
 # Usage: scripts/fuzz.sh [SECONDS]   search for SECONDS per target (default 30)
 #        scripts/fuzz.sh ci          the bounded, repeatable runs CI makes (ctest -L fuzz)
@@ -15,7 +16,7 @@ CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithD
   -DSTRATA_SANITIZE="address;undefined" -DSTRATA_WITH_CUDA=OFF \
   -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link \
   -DSTRATA_BUILD_TESTS=ON -DSTRATA_BUILD_BENCH=OFF >/dev/null
-cmake --build "$build" --target fuzz_nccl_xml fuzz_hwloc_xml -j "${JOBS:-$(nproc)}"
+cmake --build "$build" --target fuzz_nccl_xml fuzz_hwloc_xml fuzz_bootstrap_wire -j "${JOBS:-$(nproc)}"
 
 if [ "$seconds" = ci ]; then
   cd "$build" && exec ctest --output-on-failure -L fuzz
@@ -24,7 +25,7 @@ fi
 # Leaks inside libhwloc itself are suppressed (see the file).
 export LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 status=0
-for target in nccl_xml hwloc_xml; do
+for target in nccl_xml hwloc_xml bootstrap_wire; do
   corpus="$build/tests/fuzz/corpus_$target"
   artifacts="$build/fuzz-artifacts/$target"
   mkdir -p "$corpus" "$artifacts"

@@ -370,7 +370,14 @@ STRATA_API strataResult_t strataCommDestroy(strataComm_t comm) {
 STRATA_API strataResult_t strataCommAbort(strataComm_t comm) {
   return guarded(nullptr, "strataCommAbort", [&] {
     STRATA_CHECK(comm, strataInvalidArgument, "communicator is NULL");
-    comm->abortFlag.store(true);  // waits in flight see it and return strataAborted
+    {
+      // Only a live handle may be touched: a destroyed one is freed memory.
+      std::lock_guard<std::mutex> lock(registryMutex);
+      STRATA_CHECK(registry().count(comm) == 1, strataInvalidUsage,
+                   "communicator {} is not valid (destroyed, aborted or never created)",
+                   static_cast<void*>(comm));
+      comm->abortFlag.store(true);  // waits in flight see it and return strataAborted
+    }
     retire(comm);
     delete comm;
   });

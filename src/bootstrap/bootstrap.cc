@@ -15,8 +15,10 @@
 #include <system_error>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "bootstrap/socket.h"
+#include "bootstrap/wire.h"
 #include "core/deadline.h"
 #include "core/error.h"
 
@@ -26,49 +28,13 @@ namespace {
 
 constexpr uint32_t kUniqueIdMagic = 0x53545255;  // "STRU"
 constexpr uint32_t kUniqueIdVersion = 1;
-constexpr uint32_t kWireMagic = 0x53544257;  // "STBW": every bootstrap frame starts with it
+using namespace wire;  // the frames, and the parsers every byte read goes through
 
-// Every message on a bootstrap connection is a header followed by bodyBytes bytes. Ranks of one
-// communicator run the same build, so structs travel in host layout (as NCCL's bootstrap does).
-enum FrameType : uint32_t {
-  kRootHello = 1,  // rank -> root: RootHello
-  kRootTable = 2,  // root -> rank: nranks listen addresses
-  kRootError = 3,  // root -> rank: int32 result code, then the text
-  kPeerHello = 4,  // rank -> rank, first frame on a ring or point-to-point connection: PeerHello
-  kP2pData = 5,    // send() payload
-  kAllGather = 6,  // allGather: announces bytesPerRank before the ring steps
-};
-
-struct FrameHeader {
-  uint32_t magic;
-  uint32_t type;
-  uint64_t bodyBytes;
-};
-
-struct RootHello {
-  uint8_t secret[kSecretBytes];
-  int32_t rank;
-  int32_t nranks;
-  sockaddr_storage listenAddr;
-};
-
-enum Channel : uint32_t { kRingChannel = 0, kP2pChannel = 1 };
-
-struct PeerHello {
-  uint8_t secret[kSecretBytes];
-  int32_t rank;
-  uint32_t channel;
-};
-
-// Longest error text the root sends, and that a rank accepts.
-constexpr size_t kMaxErrorBytes = 4096;
 // How long the root spends telling a rank why it was refused; such messages fit in the socket
 // buffer, so this only bounds a peer that stopped reading.
 constexpr double kFarewellSec = 1.0;
-
-FrameHeader makeHeader(FrameType type, uint64_t bodyBytes) {
-  return FrameHeader{kWireMagic, type, bodyBytes};
-}
+// Connections whose hello has not arrived that a listener keeps at once.
+constexpr size_t kMaxPendingHellos = 256;
 
 void sendFrame(Socket& socket, FrameType type, const void* body, size_t bytes,
                const Deadline& deadline, const std::atomic<bool>* abortFlag) {
@@ -117,8 +83,10 @@ class HelloInbox {
         Socket socket = tryAccept(listener);
         if (!socket.valid()) break;
         acceptedAny = true;
-        pending_.push_back(Pending{std::move(socket), {}, 0});
-        pending_.back().frame.resize(sizeof(FrameHeader) + helloBytes_);
+        // A flood of silent connections must not take every descriptor: past the bound, the
+        // oldest (the slowest to say hello) goes.
+        if (pending_.size() >= kMaxPendingHellos) pending_.erase(pending_.begin());
+        pending_.push_back(Pending{std::move(socket), HelloReader(helloType_, helloBytes_)});
         // The hello is usually already there: read it without another poll round.
         advance(pending_.size() - 1, arrivals);
       }
@@ -131,8 +99,7 @@ class HelloInbox {
  private:
   struct Pending {
     Socket socket;
-    std::vector<uint8_t> frame;  // header + body as they arrive
-    size_t got;
+    HelloReader reader;
   };
 
   // Reads what is there for pending_[i] (never past its hello: the frames after it belong to the
@@ -141,28 +108,21 @@ class HelloInbox {
     Pending& p = pending_[i];
     bool drop = false;
     for (;;) {
-      long n = recvAvailable(p.socket, p.frame.data() + p.got, p.frame.size() - p.got);
+      long n = recvAvailable(p.socket, p.reader.room(), p.reader.roomBytes());
       if (n < 0) {
         drop = true;
         break;
       }
       if (n == 0) break;
-      size_t before = p.got;
-      p.got += static_cast<size_t>(n);
-      if (before < sizeof(FrameHeader) && p.got >= sizeof(FrameHeader)) {
-        FrameHeader header;
-        std::memcpy(&header, p.frame.data(), sizeof(header));
-        // Garbage, a foreign protocol or an oversized length: not ours, close it.
-        if (header.magic != kWireMagic || header.type != helloType_ ||
-            header.bodyBytes != helloBytes_) {
-          drop = true;
-          break;
-        }
+      const HelloReader::State state = p.reader.add(static_cast<size_t>(n));
+      if (state == HelloReader::State::Malformed) {
+        drop = true;  // garbage, a foreign protocol or an oversized length: not ours
+        break;
       }
-      if (p.got == p.frame.size()) {
-        Arrival arrival{std::move(p.socket),
-                        std::vector<uint8_t>(p.frame.begin() + sizeof(FrameHeader), p.frame.end())};
-        arrivals.push_back(std::move(arrival));
+      if (state == HelloReader::State::Complete) {
+        const uint8_t* body = p.reader.body();
+        arrivals.push_back(Arrival{std::move(p.socket),
+                                   std::vector<uint8_t>(body, body + p.reader.bodyBytes())});
         drop = true;  // no longer pending
         break;
       }
@@ -178,14 +138,43 @@ class HelloInbox {
   std::vector<Pending> pending_;
 };
 
+// The single-use ids (by secret) that this process has joined or served: a second init with one
+// would wait for a root that has exited. Secrets are random, so their first 8 bytes are a key.
+class SpentIds {
+ public:
+  static SpentIds& get() {
+    static auto* spent = new SpentIds();  // never destroyed: detached root threads may outlive main
+    return *spent;
+  }
+  void add(const uint8_t* secret) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    keys_.insert(key(secret));
+  }
+  bool contains(const uint8_t* secret) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return keys_.count(key(secret)) != 0;
+  }
+
+ private:
+  static uint64_t key(const uint8_t* secret) {
+    uint64_t k;
+    std::memcpy(&k, secret, sizeof(k));
+    return k;
+  }
+  std::mutex mutex_;
+  std::unordered_set<uint64_t> keys_;
+};
+
 // ---- The root ---------------------------------------------------------------------------------
 
 // Serves one communicator: registers ranks until all nranks are there, sends each the address
 // table, and exits. Runs on its own thread (owned by RootThreads) and owns its listener.
 class RootServer {
  public:
-  RootServer(Socket listener, const std::array<uint8_t, kSecretBytes>& secret, double timeoutSec)
-      : listener_(std::move(listener)), secret_(secret), timeoutSec_(timeoutSec) {}
+  RootServer(Socket listener, const std::array<uint8_t, kSecretBytes>& secret, double timeoutSec,
+             bool singleUse)
+      : listener_(std::move(listener)), secret_(secret), timeoutSec_(timeoutSec),
+        singleUse_(singleUse) {}
 
   // `stop` ends the registration early (the process is exiting); the ranks waiting see the
   // connection close.
@@ -203,6 +192,7 @@ class RootServer {
         admit(std::move(arrival));
     }
     listener_.close();  // nobody else may join this communicator
+    if (singleUse_) SpentIds::get().add(secret_.data());
     sendTables();
   }
 
@@ -218,12 +208,12 @@ class RootServer {
 
   void admit(HelloInbox::Arrival&& arrival) {
     RootHello hello;
-    std::memcpy(&hello, arrival.body.data(), sizeof(hello));
+    const RootHelloVerdict verdict =
+        checkRootHello(arrival.body.data(), arrival.body.size(), secret_.data(), &hello);
     // Without the secret it is not one of ours: close silently (tell an intruder nothing).
-    if (!constantTimeEqual(hello.secret, secret_.data(), kSecretBytes)) return;
-    if (!isInetFamily(hello.listenAddr.ss_family) || addressPort(hello.listenAddr) == 0) return;
+    if (verdict == RootHelloVerdict::Intruder) return;
     Socket& socket = arrival.socket;
-    if (hello.nranks < 1 || hello.rank < 0 || hello.rank >= hello.nranks)
+    if (verdict == RootHelloVerdict::BadRank)
       return refuse(socket, strataInvalidArgument,
                     fmt::format("rank {} is out of range for nranks {}", hello.rank, hello.nranks));
     if (!failure_.empty()) return refuse(socket, strataInvalidUsage, failure_);
@@ -299,6 +289,7 @@ class RootServer {
   Socket listener_;
   std::array<uint8_t, kSecretBytes> secret_;
   double timeoutSec_;
+  bool singleUse_;
   int expected_ = -1;  // nranks given by the first rank to register
   int firstRank_ = -1;
   std::string failure_;  // non-empty once the communicator cannot form
@@ -434,6 +425,8 @@ UniqueIdData decodeUniqueId(const strataUniqueId& id) {
                root.ss_family);
   STRATA_CHECK(addressPort(root) != 0, strataInvalidArgument,
                "invalid unique id: root address {} has no port", formatAddress(root));
+  STRATA_CHECK((data.flags & ~kUniqueIdSingleUse) == 0, strataInvalidArgument,
+               "invalid unique id: unknown flags {:#x}", data.flags);
   return data;
 }
 
@@ -444,7 +437,8 @@ strataUniqueId encodeUniqueId(const UniqueIdData& data) {
   return id;
 }
 
-strataUniqueId makeUniqueId(const sockaddr_storage& rootAddr, const uint8_t secret[kSecretBytes]) {
+strataUniqueId makeUniqueId(const sockaddr_storage& rootAddr, const uint8_t secret[kSecretBytes],
+                            uint32_t flags) {
   STRATA_CHECK(isInetFamily(rootAddr.ss_family) && addressPort(rootAddr) != 0,
                strataInvalidArgument, "unique id: root address {} is not an IPv4/IPv6 address "
                "with a port", formatAddress(rootAddr));
@@ -455,6 +449,7 @@ strataUniqueId makeUniqueId(const sockaddr_storage& rootAddr, const uint8_t secr
   data.version = kUniqueIdVersion;
   storeAddress(data.rootAddr, rootAddr);
   std::memcpy(data.secret, secret, kSecretBytes);
+  data.flags = flags;
   return encodeUniqueId(data);
 }
 
@@ -489,10 +484,10 @@ static strataUniqueId startRoot(const sockaddr_storage& bind, double timeoutSec,
     std::memcpy(secretCopy.data(), secret, kSecretBytes);
   else
     fillRandom(secretCopy.data(), kSecretBytes);
-  strataUniqueId id = makeUniqueId(rootAddr, secretCopy.data());
+  strataUniqueId id = makeUniqueId(rootAddr, secretCopy.data(), secret ? 0 : kUniqueIdSingleUse);
 
   try {
-    RootThreads::instance().start(RootServer(std::move(listener), secretCopy, timeoutSec),
+    RootThreads::instance().start(RootServer(std::move(listener), secretCopy, timeoutSec, secret == nullptr),
                                   secretCopy);
   } catch (const std::system_error& e) {
     fail(strataSystemError, "cannot start the bootstrap root thread: {}", e.what());
@@ -509,6 +504,7 @@ struct Bootstrap::Impl {
   const std::atomic<bool>* abortFlag;
   sockaddr_storage rootAddr;
   uint8_t secret[kSecretBytes];
+  bool singleUse = false;  // the id's kUniqueIdSingleUse
   Socket listener;
   std::vector<sockaddr_storage> peerAddrs;  // every rank's listener, from the root
   HelloInbox inbox{kPeerHello, sizeof(PeerHello)};
@@ -528,9 +524,16 @@ struct Bootstrap::Impl {
 
   void join() {
     Deadline deadline(timeoutSec);
-    Socket root = connectSocket(rootAddr,
-                                fmt::format("bootstrap root {}", formatAddress(rootAddr)),
-                                deadline, abortFlag);
+    Socket root;
+    try {
+      root = connectSocket(rootAddr, fmt::format("bootstrap root {}", formatAddress(rootAddr)),
+                           deadline, abortFlag);
+    } catch (const Error& e) {
+      if (e.code() != strataTimeout) throw;
+      // Nothing listens there: the root has not started, or it served its one communicator.
+      fail(strataTimeout, "rank {} of {}: {}; a unique id serves one communicator (is this id "
+           "used a second time?)", rank, nranks, e.what());
+    }
     listener = listenSocket(listenAddress(root));
 
     RootHello hello;
@@ -542,6 +545,8 @@ struct Bootstrap::Impl {
     sendFrame(root, kRootHello, &hello, sizeof(hello), deadline, abortFlag);
     receiveTable(root, deadline);
     root.close();
+    // The communicator formed at the root, which has exited: the id cannot serve another.
+    if (singleUse) SpentIds::get().add(secret);
 
     if (nranks == 1) return;
     ringNext = connectToPeer(next(), kRingChannel, deadline);
@@ -577,33 +582,22 @@ struct Bootstrap::Impl {
            "bootstrap root {}",
            rank, nranks, deadline.seconds(), formatAddress(rootAddr));
     }
-    STRATA_CHECK(header.magic == kWireMagic, strataRemoteError,
-                 "bootstrap root {} sent a malformed reply (magic {:#x})",
-                 formatAddress(rootAddr), header.magic);
-    if (header.type == kRootError) {
-      STRATA_CHECK(header.bodyBytes >= sizeof(int32_t) && header.bodyBytes <= kMaxErrorBytes,
-                   strataRemoteError, "bootstrap root {} sent a malformed error of {} bytes",
-                   formatAddress(rootAddr), header.bodyBytes);
-      std::vector<char> body(header.bodyBytes);
+    const RootReply reply = parseRootReplyHeader(header, nranks);
+    STRATA_CHECK(reply.kind != RootReply::Malformed, strataRemoteError,
+                 "bootstrap root {} sent a malformed reply ({})", formatAddress(rootAddr),
+                 reply.problem);
+    if (reply.kind == RootReply::Error) {
+      std::vector<uint8_t> body(reply.bodyBytes);  // bounded by kMaxErrorBytes
       recvAll(root, body.data(), body.size(), deadline, abortFlag);
-      int32_t code;
-      std::memcpy(&code, body.data(), sizeof(code));
-      bool known = code == strataInvalidArgument || code == strataInvalidUsage ||
-                   code == strataTimeout;
-      fail(known ? static_cast<strataResult_t>(code) : strataRemoteError,
-           "rank {} of {}: bootstrap root {} refused: {}", rank, nranks,
-           formatAddress(rootAddr), std::string(body.begin() + sizeof(code), body.end()));
+      const RootError error = parseRootError(body.data(), body.size());
+      fail(error.code, "rank {} of {}: bootstrap root {} refused: {}", rank, nranks,
+           formatAddress(rootAddr), error.text);
     }
-    uint64_t tableBytes = static_cast<uint64_t>(nranks) * sizeof(sockaddr_storage);
-    STRATA_CHECK(header.type == kRootTable && header.bodyBytes == tableBytes, strataRemoteError,
-                 "bootstrap root {} sent a malformed reply (type {}, {} bytes; expected a table "
-                 "of {} bytes)",
-                 formatAddress(rootAddr), header.type, header.bodyBytes, tableBytes);
     peerAddrs.resize(nranks);
-    recvAll(root, peerAddrs.data(), tableBytes, deadline, abortFlag);
-    for (int r = 0; r < nranks; ++r)
-      STRATA_CHECK(isInetFamily(peerAddrs[r].ss_family), strataRemoteError,
-                   "bootstrap root sent rank {} an invalid address for rank {}", rank, r);
+    recvAll(root, peerAddrs.data(), reply.bodyBytes, deadline, abortFlag);
+    const int bad = firstBadTableEntry(peerAddrs.data(), nranks);
+    STRATA_CHECK(bad < 0, strataRemoteError,
+                 "bootstrap root sent rank {} an invalid address for rank {}", rank, bad);
   }
 
   Socket connectToPeer(int peer, Channel channel, const Deadline& deadline) {
@@ -622,9 +616,8 @@ struct Bootstrap::Impl {
   // the secret, claiming an impossible rank, or duplicating a connection we have is closed.
   void admit(HelloInbox::Arrival&& arrival) {
     PeerHello hello;
-    std::memcpy(&hello, arrival.body.data(), sizeof(hello));
-    if (!constantTimeEqual(hello.secret, secret, kSecretBytes)) return;
-    if (hello.rank < 0 || hello.rank >= nranks || hello.rank == rank) return;
+    if (!checkPeerHello(arrival.body.data(), arrival.body.size(), secret, rank, nranks, &hello))
+      return;
     arrival.socket.setName(fmt::format("rank {} ({})", hello.rank, arrival.socket.name()));
     if (hello.channel == kRingChannel) {
       if (hello.rank == prev() && !ringPrev.valid()) ringPrev = std::move(arrival.socket);
@@ -672,8 +665,14 @@ Bootstrap::Bootstrap(const strataUniqueId& id, int rank, int nranks, double time
   impl_->timeoutSec = timeoutSec;
   impl_->abortFlag = abortFlag;
   UniqueIdData data = decodeUniqueId(id);
+  const bool singleUse = data.flags & kUniqueIdSingleUse;
+  STRATA_CHECK(!singleUse || !SpentIds::get().contains(data.secret), strataInvalidUsage,
+               "unique id already used: its communicator formed and its root (at {}) has exited; "
+               "every communicator needs a fresh id from strataGetUniqueId",
+               formatAddress(loadAddress(data.rootAddr)));
   impl_->rootAddr = loadAddress(data.rootAddr);
   std::memcpy(impl_->secret, data.secret, kSecretBytes);
+  impl_->singleUse = singleUse;
   // A failed join leaves a root of this process to the others (this rank may have been an
   // impostor the root refused); it ends at its deadline, or at exit.
   impl_->join();

@@ -31,7 +31,14 @@ struct UniqueIdData {
   uint32_t version;
   sockaddr_in6 rootAddr;  // holds an IPv4 or IPv6 address (see loadAddress)
   uint8_t secret[kSecretBytes];
+  uint32_t flags;  // kUniqueIdSingleUse
 };
+
+// The id's root serves one communicator and exits (strataGetUniqueId's ids): a process that
+// joined or served it already refuses a second init with it (strataInvalidUsage) instead of
+// waiting for a root that is gone. Launcher ids (a fixed address and a derived secret, a fresh
+// root for every init) do not carry it.
+constexpr uint32_t kUniqueIdSingleUse = 1u << 0;
 static_assert(sizeof(UniqueIdData) <= STRATA_UNIQUE_ID_BYTES);
 
 // Decodes and validates an id (magic, version, address family); throws strataInvalidArgument.
@@ -40,7 +47,8 @@ strataUniqueId encodeUniqueId(const UniqueIdData& data);
 
 // The id of a root that another process starts at a known address (launcher-style init):
 // same magic and version as startBootstrapRoot's ids.
-strataUniqueId makeUniqueId(const sockaddr_storage& rootAddr, const uint8_t secret[kSecretBytes]);
+strataUniqueId makeUniqueId(const sockaddr_storage& rootAddr, const uint8_t secret[kSecretBytes],
+                            uint32_t flags = 0);
 
 // Starts a root listening on `bindAddr` (nullptr: the interface from STRATA_SOCKET_IFNAME, else
 // the first up non-loopback IPv4 interface, else 127.0.0.1) at `port` (0: any). The root thread

@@ -1,13 +1,23 @@
 #include "exec/executor.h"
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "core/deadline.h"
 #include "core/error.h"
 #include "core/stream_copy.h"
+#include "exec/call_fingerprint.h"
 #include "reduce/reduce.h"
 
 namespace strata {
+
+namespace {
+// Up to this size a call's first message to a peer carries the fingerprint in front of its data
+// (one message, as before); a larger one would move its data off the slot's alignment for a
+// saving that no longer shows, so the fingerprint goes alone just before it.
+constexpr size_t kFingerprintInlineMaxBytes = 4096;
+}  // namespace
 
 // The state of one run: the schedule, buffers and deadline, and the waits with error context.
 struct Executor::Run {
@@ -21,6 +31,9 @@ struct Executor::Run {
   const std::atomic<bool>* abortFlag;
   int spinCount;
   Transport& transport;
+  CallFingerprint fingerprint;     // this rank's view of the call, checked by every receiver
+  uint64_t epoch;                  // this executor's run number: marks peerCalls entries as current
+  std::vector<PeerCall>& peerCalls;
   bool concurrent = false;  // one walker per lane
   size_t chunks = 0;
   size_t steps = 0;  // chunks + the largest lag: the walk's t range
@@ -65,33 +78,99 @@ struct Executor::Run {
     return (p.flags & kFromOutput) ? outputAt(block, begin) : inputAt(w, block, begin);
   }
 
-  // A slot for `bytes` to `peer`, or nullptr (and the walker notes the wait).
+  // A slot for `bytes` to `peer`, or nullptr (and the walker notes the wait). The call's first
+  // message to a peer starts with the fingerprint, or follows it in a message of its own.
   char* trySlot(Walker& w, int peer, size_t bytes) {
-    void* slot = transport.sendChannel(peer).trySlot(bytes);
-    if (!slot) {
-      w.wait = Walker::Wait::Slot;
-      w.waitPeer = peer;
+    SendChannel& channel = transport.sendChannel(peer);
+    PeerCall& pc = peerCalls[size_t(peer)];
+    size_t header = 0;
+    if (pc.sentEpoch != epoch) {
+      if (bytes + kFingerprintBytes <= std::min(channel.maxMessageBytes(), kFingerprintInlineMaxBytes)) {
+        header = kFingerprintBytes;  // post() sees sentEpoch still old and adds it
+      } else {
+        void* alone = channel.trySlot(kFingerprintBytes);
+        if (!alone) return noteSlotWait(w, peer);
+        std::memcpy(alone, &fingerprint, kFingerprintBytes);
+        channel.post(kFingerprintBytes);
+        pc.sentEpoch = epoch;
+      }
     }
-    return static_cast<char*>(slot);
+    void* slot = channel.trySlot(bytes + header);
+    if (!slot) return noteSlotWait(w, peer);
+    if (header) std::memcpy(slot, &fingerprint, header);
+    return static_cast<char*>(slot) + header;
   }
-  void post(int peer, size_t bytes) { transport.sendChannel(peer).post(bytes); }
+  char* noteSlotWait(Walker& w, int peer) {
+    w.wait = Walker::Wait::Slot;
+    w.waitPeer = peer;
+    return nullptr;
+  }
+  void post(int peer, size_t bytes) {
+    PeerCall& pc = peerCalls[size_t(peer)];
+    if (pc.sentEpoch != epoch) {  // the fingerprint rides in front of these bytes
+      pc.sentEpoch = epoch;
+      bytes += kFingerprintBytes;
+    }
+    transport.sendChannel(peer).post(bytes);
+  }
 
-  // The next message from `peer` if it has arrived, checked to be `expectBytes` long.
+  // The next message from `peer` if it has arrived, checked to be `expectBytes` long. The call's
+  // first message from a peer is checked against this rank's fingerprint before anything of it
+  // is used.
   const char* tryMessage(Walker& w, int peer, size_t expectBytes) {
+    RecvChannel& channel = transport.recvChannel(peer);
+    PeerCall& pc = peerCalls[size_t(peer)];
     size_t bytes = 0;
-    const void* msg = transport.recvChannel(peer).tryPeek(&bytes);
+    const void* msg = channel.tryPeek(&bytes);
+    if (msg && pc.checkedEpoch != epoch) {
+      checkFingerprint(w, peer, msg, bytes, expectBytes);
+      pc.checkedEpoch = epoch;
+      if (bytes == kFingerprintBytes) {  // it came alone: the data is the next message
+        channel.release();
+        msg = channel.tryPeek(&bytes);
+      } else {
+        pc.skipBytes = kFingerprintBytes;  // until release(): the data starts after it
+      }
+    }
     if (!msg) {
       w.wait = Walker::Wait::Data;
       w.waitPeer = peer;
       return nullptr;
     }
+    bytes -= pc.skipBytes;
     STRATA_CHECK(bytes == expectBytes, strataInvalidUsage,
                  "rank {} sent {} bytes where rank {} expected {} in {}: do all ranks call the same "
                  "collective with the same count, datatype and root?",
                  peer, bytes, s.rank, expectBytes, where(w));
-    return static_cast<const char*>(msg);
+    return static_cast<const char*>(msg) + pc.skipBytes;
   }
-  void release(int peer) { transport.recvChannel(peer).release(); }
+  void release(int peer) {
+    peerCalls[size_t(peer)].skipBytes = 0;
+    transport.recvChannel(peer).release();
+  }
+
+  // The first message of this call from `peer` (`bytes` long, the fingerprint alone or in front
+  // of `expectBytes` of data) must carry a fingerprint equal to ours.
+  void checkFingerprint(const Walker& w, int peer, const void* msg, size_t bytes,
+                        size_t expectBytes) const {
+    const std::optional<CallFingerprint> theirs = readFingerprint(msg, bytes);
+    STRATA_CHECK(theirs, strataInvalidUsage,
+                 "rank {} sent a message of {} bytes that does not start a collective call where "
+                 "rank {} is in {}: do all ranks call the same collectives in the same order?",
+                 peer, bytes, s.rank, where(w));
+    const std::string difference = callDifference(fingerprint, *theirs);
+    STRATA_CHECK(difference.empty(), strataInvalidUsage,
+                 "rank {} called {} but rank {} called {} ({}): every rank must call the same "
+                 "collective with the same count, datatype, op and root, in the same order",
+                 peer, describeCall(*theirs), s.rank, describeCall(fingerprint), difference);
+    STRATA_CHECK(bytes == kFingerprintBytes || bytes == expectBytes + kFingerprintBytes,
+                 strataInvalidUsage,
+                 "rank {} sent {} bytes where rank {} expected {} in {}, though both call {}: do "
+                 "all ranks use the same algorithm (STRATA_ALGO) and chunk size "
+                 "(STRATA_CHUNK_BYTES)?",
+                 peer, bytes - kFingerprintBytes, s.rank, expectBytes, where(w),
+                 describeCall(fingerprint));
+  }
 
   void copyToSlot(void* slot, const void* src, size_t bytes) const {
     if (streamSlots) streamCopy(slot, src, bytes);
@@ -305,8 +384,11 @@ void Executor::run(const Schedule& s, const void* input, void* output, uint64_t 
     if (work_.size() < s.count * s.elemBytes) work_.resize(s.count * s.elemBytes);
     scratch = work_.data();
   }
+  if (peerCalls_.size() < size_t(s.nranks)) peerCalls_.resize(size_t(s.nranks));
   Run r{s, static_cast<const char*>(input), static_cast<char*>(output), scratch, sequence,
-        streamSlots, LazyDeadline(config_.timeoutSec), abortFlag_, config_.spinCount, transport_};
+        streamSlots, LazyDeadline(config_.timeoutSec), abortFlag_, config_.spinCount, transport_,
+        makeFingerprint(s.collective, sequence, s.count, s.type, s.op, s.root), ++epoch_,
+        peerCalls_};
   r.chunks = s.chunksPerBlock();
   if (r.chunks == 0) return;
   r.steps = r.chunks + s.maxChunkLag();

@@ -56,6 +56,14 @@ class Executor {
   bool tryStep(Run& run, Walker& w, const Phase& phase, size_t chunk);
   bool tryReduceAll(Run& run, Walker& w, const Phase& phase, size_t chunk, size_t bytes);
 
+  // Per peer rank: whether this run (epoch) has sent its call fingerprint to it and checked the
+  // one from it, and how many bytes of the message in hand from it are that fingerprint.
+  struct PeerCall {
+    uint64_t sentEpoch = 0;
+    uint64_t checkedEpoch = 0;
+    size_t skipBytes = 0;
+  };
+
   Transport& transport_;
   const Config& config_;
   const std::atomic<bool>* abortFlag_;
@@ -64,6 +72,8 @@ class Executor {
   std::vector<char> work_;        // blocks a schedule keeps outside the user's output
   std::vector<Walker> walkers_;   // reused between runs
   std::vector<size_t> done_;      // per phase: chunks completed (concurrent lanes)
+  std::vector<PeerCall> peerCalls_;  // by rank; entries are current when they hold epoch_
+  uint64_t epoch_ = 0;               // runs so far
 };
 
 }  // namespace strata

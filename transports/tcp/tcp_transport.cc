@@ -27,22 +27,8 @@ constexpr int kMaxIov = 64;  // per sendmsg; far below IOV_MAX
 
 // First bytes on every connection, from the connecting (lower) rank. The settings travel too, so
 // that ranks configured differently fail clearly instead of misreading each other's streams.
-struct Hello {
-  uint32_t magic;
-  uint32_t version;
-  uint8_t secret[kSecretBytes];
-  int32_t rank;
-  int32_t stream;
-  int32_t streams;
-  int32_t depth;
-  uint64_t slotBytes;
-};
-
-// Before every message. Ranks of one communicator run the same build: host layout.
-struct WireHeader {
-  uint64_t sequence;  // index of the message from this sender to this receiver
-  uint64_t bytes;
-};
+using tcpwire::Hello;
+using tcpwire::WireHeader;
 constexpr size_t kHeaderBytes = sizeof(WireHeader);
 
 size_t roundUp(size_t v, size_t to) { return (v + to - 1) / to * to; }
@@ -227,16 +213,7 @@ TcpTransport::TcpTransport(const TcpOptions& options,
     for (int s = 0; s < o.streams; ++s) {
       std::string name = fmt::format("{} stream {}", peer->name, s);
       Socket socket = connectSocket(addrs[peer->rank], name, deadline, o.abortFlag);
-      Hello hello;
-      std::memset(&hello, 0, sizeof(hello));
-      hello.magic = kHelloMagic;
-      hello.version = kHelloVersion;
-      std::memcpy(hello.secret, o.secret.data(), kSecretBytes);
-      hello.rank = o.rank;
-      hello.stream = s;
-      hello.streams = o.streams;
-      hello.depth = o.depth;
-      hello.slotBytes = o.slotBytes;
+      const Hello hello = tcpwire::makeHello(o, s);
       sendAll(socket, &hello, sizeof(hello), deadline, o.abortFlag);
       peer->streams[s].socket = std::move(socket);
     }
@@ -334,6 +311,31 @@ void TcpTransport::acceptAll(const Socket& listener, const Deadline& deadline) {
     }
   }
 }
+
+namespace tcpwire {
+
+Hello makeHello(const TcpOptions& o, int stream) {
+  Hello hello;
+  std::memset(&hello, 0, sizeof(hello));
+  hello.magic = kHelloMagic;
+  hello.version = kHelloVersion;
+  std::memcpy(hello.secret, o.secret.data(), kSecretBytes);
+  hello.rank = o.rank;
+  hello.stream = stream;
+  hello.streams = o.streams;
+  hello.depth = o.depth;
+  hello.slotBytes = o.slotBytes;
+  return hello;
+}
+
+std::string headerProblem(const WireHeader& header, uint64_t expectedSequence, size_t slotBytes) {
+  if (header.sequence != expectedSequence || header.bytes > slotBytes)
+    return fmt::format("sequence {}, {} bytes; expected sequence {}, at most {} bytes",
+                       header.sequence, header.bytes, expectedSequence, slotBytes);
+  return {};
+}
+
+}  // namespace tcpwire
 
 TcpTransport::~TcpTransport() {
   try {
@@ -507,14 +509,14 @@ void TcpTransport::recvOn(Peer& peer, Stream& st) {
     }
     size_t before = st.recvDone;
     st.recvDone += static_cast<size_t>(got);
-    if (before < kHeaderBytes && st.recvDone == kHeaderBytes &&
-        (st.recvHeader.sequence != st.recvSeq || st.recvHeader.bytes > options_.slotBytes))
-      return broken(peer, st, strataRemoteError,
-                    fmt::format("sent a malformed message header (sequence {}, {} bytes; expected "
-                                "sequence {}, at most {} bytes)",
-                                st.recvHeader.sequence, st.recvHeader.bytes, st.recvSeq,
-                                options_.slotBytes),
-                    true);
+    // The header says where the payload goes and how long it is: checked before a byte of it
+    // is read, so that no peer can make us write past the slot.
+    if (before < kHeaderBytes && st.recvDone == kHeaderBytes) {
+      std::string problem = tcpwire::headerProblem(st.recvHeader, st.recvSeq, options_.slotBytes);
+      if (!problem.empty())
+        return broken(peer, st, strataRemoteError,
+                      fmt::format("sent a malformed message header ({})", problem), true);
+    }
     if (st.recvDone == kHeaderBytes + st.recvHeader.bytes) {
       peer.recvBytes[st.recvSeq % depth] = st.recvHeader.bytes;
       st.recvSeq += nstreams;

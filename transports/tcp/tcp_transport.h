@@ -54,6 +54,34 @@ struct TcpOptions {
   std::array<uint8_t, kSecretBytes> secret{};  // every connection's hello must carry it
 };
 
+// What travels on the connections, and the check of what a peer sends, apart from the sockets
+// (for tests that forge frames, and the fuzzer). Ranks of one build: host layout.
+namespace tcpwire {
+
+// The first bytes on every connection, from the connecting (lower) rank.
+struct Hello {
+  uint32_t magic;
+  uint32_t version;
+  uint8_t secret[kSecretBytes];
+  int32_t rank;
+  int32_t stream;
+  int32_t streams;
+  int32_t depth;
+  uint64_t slotBytes;
+};
+Hello makeHello(const TcpOptions& options, int stream);
+
+// Before every message.
+struct WireHeader {
+  uint64_t sequence;  // index of the message from this sender to this receiver
+  uint64_t bytes;
+};
+// Empty when `header` is the message expected next on its stream and fits a slot; else what is
+// wrong with it.
+std::string headerProblem(const WireHeader& header, uint64_t expectedSequence, size_t slotBytes);
+
+}  // namespace tcpwire
+
 class TcpTransport final : public Transport {
  public:
   // Listens, calls allGather(data, bytesPerRank) once to exchange listening addresses (every
