@@ -11,7 +11,8 @@
 #    ranks per host, "tcp" with one) and the table ends with "Out of bounds values : 0 OK";
 #  - each rank reports HOSTS hosts around it: rank 0's topology line says "N ranks on HOSTS
 #    host(s)" and every rank's ready line has RANKS_PER_HOST local ranks and that transport.
-# Self-checks of the harness (MODE): "wrong" gives one rank a different op (max), so the others'
+# Self-checks of the harness (MODE): "wrong" gives one rank other input values (--seed 2; a
+# different op or count would be refused as a mismatched call, docs/errors.md), so every rank's
 # results are wrong: passes only when every rank exits 1 and the table says FAILED. "hang"
 # replaces the last rank by a process that never joins: passes only when the harness reports the
 # failure (the ranks' own deadlines, then the per-process timeout) within its time bound.
@@ -88,7 +89,7 @@ pids=()
 for ((r = 0; r < nranks; r++)); do
   h=$((r / per_host))
   args=("${sizes[@]}" -n 3 -w 1 -d float -o sum)
-  [ "$mode" = wrong ] && [ $r -eq 1 ] && args=("${sizes[@]}" -n 3 -w 1 -d float -o max)
+  [ "$mode" = wrong ] && [ $r -eq 1 ] && args+=(--seed 2)
   cmd=(env "STRATA_RANK=$r" "STRATA_NRANKS=$nranks" STRATA_ROOT_ADDR="$root" STRATA_ALGO="$algo"
        STRATA_TRANSPORT="$transport" "STRATA_TIMEOUT=$strata_timeout" STRATA_DEBUG=INFO
        "${spin[@]}" "${extra_env[@]}" "$bench" "${args[@]}")
@@ -121,7 +122,7 @@ case $mode in
       [ "${statuses[$r]}" = 1 ] || fail "rank $r exited ${statuses[$r]}, not 1 (wrong values)"
     done
     grep -q '^# Out of bounds values : [1-9][0-9]* FAILED' "$logs/rank0.out" || fail "the table does not say FAILED"
-    echo "PASS: one rank reducing with max made every rank exit 1 (wrong values detected)"
+    echo "PASS: one rank's other input values made every rank exit 1 (wrong values detected)"
     exit 0 ;;
   hang)
     failed=0
