@@ -13,6 +13,7 @@
 
 #include "bootstrap/socket.h"
 #include "core/error.h"
+#include "support/closed_without_reply.h"
 
 namespace strata {
 namespace {
@@ -254,17 +255,6 @@ Socket connectRaw(const strataUniqueId& id) {
   return connectSocket(loadAddress(decodeUniqueId(id).rootAddr), "test intruder", Deadline(kTimeout), nullptr);
 }
 
-// True when the root closes the connection within the timeout (it never sends intruders data).
-bool closedByRoot(Socket& socket) {
-  char byte;
-  try {
-    recvAll(socket, &byte, 1, Deadline(5.0), nullptr);
-  } catch (const Error& e) {
-    return e.code() == strataRemoteError;
-  }
-  return false;
-}
-
 TEST(Bootstrap, IntrudersAreDroppedAndTheCommunicatorStillForms) {
   const int nranks = 4;
   strataUniqueId id = loopbackRoot(kTimeout);
@@ -295,8 +285,8 @@ TEST(Bootstrap, IntrudersAreDroppedAndTheCommunicatorStillForms) {
   ASSERT_TRUE(impostor);
   EXPECT_NE(impostor->code, strataSuccess) << "a wrong secret must not join";
 
-  EXPECT_TRUE(closedByRoot(garbage));
-  EXPECT_TRUE(closedByRoot(huge));
+  EXPECT_TRUE(testing::closedWithoutReply(garbage));
+  EXPECT_TRUE(testing::closedWithoutReply(huge));
 
   auto outcomes = runThreads(nranks, [&](int rank) {
     Bootstrap bs(id, rank, nranks, kTimeout, nullptr);

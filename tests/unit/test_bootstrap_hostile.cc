@@ -20,6 +20,7 @@
 #include "bootstrap/wire.h"
 #include "core/deadline.h"
 #include "core/error.h"
+#include "support/closed_without_reply.h"
 #include "support/rank_threads.h"
 #include "transports/tcp/tcp_transport.h"
 
@@ -43,18 +44,6 @@ Outcome outcomeOf(const std::function<void()>& body) {
     return {e.code(), e.what()};
   }
   return {};
-}
-
-// True when the other end closes the connection (EOF or reset) within a few seconds without
-// sending a byte: what a dropped intruder sees.
-bool closedWithoutReply(Socket& socket) {
-  char byte;
-  try {
-    recvAll(socket, &byte, 1, Deadline(5.0), nullptr);
-  } catch (const Error& e) {
-    return e.code() == strataRemoteError;
-  }
-  return false;
 }
 
 template <typename T>
@@ -122,7 +111,7 @@ struct Hostiles {
   }
   void expectDropped() {
     for (size_t i = 0; i < dropped.size(); ++i)
-      EXPECT_TRUE(closedWithoutReply(dropped[i])) << "hostile connection " << i << " was kept";
+      EXPECT_TRUE(testing::closedWithoutReply(dropped[i])) << "hostile connection " << i << " was kept";
   }
 };
 
