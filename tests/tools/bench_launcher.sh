@@ -4,7 +4,9 @@
 set -u
 bench=${1:?path to strata-bench}
 n=${2:-3}
-port=$((30000 + $$ % 20000))
+# A port the kernel just handed out as free (a port derived from the pid once collided with
+# another test's connection: rank 0 could not bind, and the others waited out their deadline).
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 pids=()
 for ((r = 0; r < n; r++)); do
   RANK=$r WORLD_SIZE=$n MASTER_ADDR=127.0.0.1 MASTER_PORT=$port STRATA_TIMEOUT=60 \
