@@ -15,8 +15,10 @@
 # 5. checks the stream proxy of device-buffer collectives (stream order, early return, errors);
 #    this one needs fmt's headers: where the GPU machine has no fmt, first run
 #      scripts/gpu-check.sh --carry-deps
-#    on a machine that has it (libfmt-dev): it copies them into .gpu-deps/ (git-ignored), which
-#    must then travel with the checkout (e.g. the device tool's `carry: [".gpu-deps"]`);
+#    on a machine that has it (libfmt-dev): it copies them into .gpu-deps/ (git-ignored), and
+#    builds strata-unit-tests there with the shared libraries it needs (for the GoogleTest GPU
+#    tests; `--carry-deps --headers-only` skips that), which must then travel with the checkout
+#    (e.g. the device tool's `carry: [".gpu-deps"]`);
 # 6. lists the GPU topology (CUDA devices, peer access; nvidia-smi topo -m where present).
 #
 # OUTDIR gets summary.md (the tables and verdicts) and one log per step. Exit status: 0 when
@@ -32,7 +34,25 @@ if [ "${1:-}" = --carry-deps ]; then
   mkdir -p "$root/.gpu-deps/include"
   rm -rf "$root/.gpu-deps/include/fmt"
   cp -r "$src/fmt" "$root/.gpu-deps/include/fmt"
-  echo "gpu-check: fmt's headers copied to $root/.gpu-deps/include/fmt; carry .gpu-deps to the GPU machine"
+  echo "gpu-check: fmt's headers copied to $root/.gpu-deps/include/fmt"
+  # The GoogleTest GPU tests need the full build (fmt, pugixml, hwloc, GoogleTest), which a bare
+  # GPU machine cannot configure: build strata-unit-tests here (CUDA on, sm_90 too), stripped, with
+  # the shared libraries it needs that are not glibc's, so it runs there unchanged.
+  if [ "${2:-}" != --headers-only ]; then
+    tests_build=${GPU_CHECK_TESTS_BUILD_DIR:-$root/build-gpu-check-tests}
+    if cmake -S "$root" -B "$tests_build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRATA_BUILD_BENCH=OFF \
+         >"$root/.gpu-deps/build.log" 2>&1 && cmake --build "$tests_build" --target strata-unit-tests >>"$root/.gpu-deps/build.log" 2>&1; then
+      mkdir -p "$root/.gpu-deps/bin" "$root/.gpu-deps/lib"
+      strip --strip-debug -o "$root/.gpu-deps/bin/strata-unit-tests" "$tests_build/tests/strata-unit-tests"
+      ldd "$tests_build/tests/strata-unit-tests" | awk '$3 ~ /^\// {print $3}' |
+        grep -Ev '/(libc|libm|libpthread|libdl|librt|libgcc_s|libstdc\+\+|ld-linux[^/]*)\.so' |
+        while read -r lib; do cp -L "$lib" "$root/.gpu-deps/lib/"; done
+      echo "gpu-check: strata-unit-tests and $(ls "$root/.gpu-deps/lib" | wc -l) libraries in $root/.gpu-deps ($(du -sh "$root/.gpu-deps" | cut -f1))"
+    else
+      echo "gpu-check: could not build strata-unit-tests here (.gpu-deps/build.log); the GoogleTest GPU tests will need the full build there"
+    fi
+  fi
+  echo "gpu-check: carry .gpu-deps to the GPU machine"
   exit 0
 fi
 out=${1:?usage: scripts/gpu-check.sh OUTDIR  (or --carry-deps)}
@@ -144,9 +164,22 @@ if cmake -S "$root" -B "$full" -G "$generator" -DCMAKE_BUILD_TYPE=Release -DCMAK
     echo "[gtest-gpu] FAILED"
     status=1
   fi
+elif [ -x "$root/.gpu-deps/bin/strata-unit-tests" ]; then
+  # Built elsewhere by --carry-deps (libstdc++ and glibc from here, as new or newer).
+  echo >>"$summary"
+  echo "## GoogleTest GPU tests (strata-unit-tests carried in .gpu-deps)" >>"$summary"
+  if LD_LIBRARY_PATH=$root/.gpu-deps/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} timeout 180 \
+       "$root/.gpu-deps/bin/strata-unit-tests" --gtest_filter='Gpu*:CommTopology*' >"$out/gtest-gpu.log" 2>&1; then
+    grep -E '^\[  (PASSED|SKIPPED) |^\[==========\]' "$out/gtest-gpu.log" | tail -3 >>"$summary"
+    echo "[gtest-gpu] passed"
+  else
+    tail -40 "$out/gtest-gpu.log" >>"$summary"
+    echo "[gtest-gpu] FAILED"
+    status=1
+  fi
 else
   echo >>"$summary"
-  echo "- GoogleTest GPU tests not run: the full build does not configure here ($(grep -m1 -i 'error\|could not find' "$out/full-configure.log"))" >>"$summary"
+  echo "- GoogleTest GPU tests not run: the full build does not configure here ($(grep -m1 -i 'error\|could not find' "$out/full-configure.log")) and no strata-unit-tests was carried (scripts/gpu-check.sh --carry-deps)" >>"$summary"
 fi
 
 echo >>"$summary"

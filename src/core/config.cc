@@ -33,8 +33,8 @@ constexpr size_t kFirstConfigSize = offsetof(strataConfig_t, ranksPerHost);
   X(tcpStreams, "STRATA_TCP_STREAMS", "2", "TCP connections per pair of ranks")                 \
   X(blocking, "STRATA_COMM_BLOCKING", "1",                                                      \
     "1: init and shrink return once the communicator is connected; 0: they return strataInProgress and connect in the background (poll strataCommGetAsyncError)") \
-  X(cudaIpc, "STRATA_CUDA_IPC", "1",                                                            \
-    "device-buffer all-reduce when all ranks (at most 8) share a host: 1 through CUDA IPC, GPU to GPU; 0 staged through pinned host memory")
+  X(cudaIpc, "STRATA_CUDA_IPC", "0",                                                            \
+    "device-buffer all-reduce when all ranks (at most 8) share a host: 1 through CUDA IPC, GPU to GPU (opt-in: it can deadlock while a thread of the process blocks in CUDA, docs/gpu.md); 0 staged through pinned host memory")
 
 template <typename T>
 T parse(const char* env, const char* text);

@@ -1,5 +1,6 @@
 #include "gpu/stream_proxy.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -40,15 +41,22 @@ namespace {
                      cudaGetErrorString(rc_));                                                  \
   } while (0)
 
-// Pinned host memory, grown on demand, freed with its owner.
+// Pinned host memory, grown on demand, freed with its owner. A buffer that grows does not free
+// its old memory there and then: cudaFreeHost waits for the whole device, and another rank's
+// stream on this device may be held in a stream wait until this rank's collective runs, so a
+// free on the enqueue path can deadlock (seen on an H100 with three ranks as threads sharing a
+// GPU: the all-gather after an all-reduce of a third of its size). The old memory is retired,
+// to be freed with the proxy; growth at least doubles, so retired memory stays below the live.
 struct PinnedBuffer {
   void* ptr = nullptr;
   size_t capacity = 0;
-  void reserve(size_t bytes) {
+  void reserve(size_t bytes, std::vector<void*>& retired) {
     if (bytes <= capacity) return;
-    release();
-    STRATA_CUDA_CHECK(cudaHostAlloc(&ptr, bytes, cudaHostAllocPortable));
-    capacity = bytes;
+    if (ptr) retired.push_back(ptr);
+    ptr = nullptr;
+    const size_t grown = std::max({bytes, 2 * capacity, size_t(1) << 20});
+    STRATA_CUDA_CHECK(cudaHostAlloc(&ptr, grown, cudaHostAllocPortable));
+    capacity = grown;
   }
   void release() {
     if (ptr) cudaFreeHost(ptr);
@@ -110,6 +118,7 @@ struct StreamProxy::Impl {
   std::condition_variable drained; // drain(): the queue emptied
   std::deque<Operation*> queue;
   std::vector<std::unique_ptr<Operation>> operations;  // every one ever made, reused
+  std::vector<void*> retired;  // pinned buffers outgrown, freed with the proxy (PinnedBuffer)
   uint32_t nextSequence = 0;
   bool stopping = false;
   bool failed = false;  // after a failure later collectives only release their streams
@@ -146,6 +155,7 @@ struct StreamProxy::Impl {
     wake.notify_all();
     thread.join();
     operations.clear();  // waits for each stream to be past its operation
+    for (void* p : retired) cudaFreeHost(p);
     for (cudaStream_t s : proxyStreams)
       if (s) cudaStreamDestroy(s);
     cudaFreeHost(const_cast<uint32_t*>(completedFlag));
@@ -190,9 +200,13 @@ struct StreamProxy::Impl {
       STRATA_CUDA_CHECK(cudaEventCreateWithFlags(&op.outputCopied, cudaEventDisableTiming));
       op.eventDevice = c.device;
     }
+    // Made here, on the caller's thread, not on the proxy's: creating a CUDA object takes the
+    // context's lock, which another rank's thread of this process may hold while it blocks in a
+    // copy that waits for this very collective (docs/gpu.md, "Several ranks in one process").
+    if (c.direct) proxyStream(c.device);
     if (!c.direct) {
-      op.hostSend.reserve(c.sendBytes);
-      op.hostRecv.reserve(c.recvBytes);
+      op.hostSend.reserve(c.sendBytes, retired);
+      op.hostRecv.reserve(c.recvBytes, retired);
     }
     op.collective = c;
     op.sequence = nextSequence + 1;
@@ -248,7 +262,8 @@ struct StreamProxy::Impl {
     }
   }
 
-  // The proxy's own stream on `device` (the current device), made on first use.
+  // The proxy's own stream on `device` (the current device), made by the first direct
+  // collective's enqueue (under `mutex`), used by the proxy thread.
   cudaStream_t proxyStream(int device) {
     if (proxyStreams.size() <= static_cast<size_t>(device)) proxyStreams.resize(device + 1, nullptr);
     if (!proxyStreams[device]) STRATA_CUDA_CHECK(cudaStreamCreateWithFlags(&proxyStreams[device], cudaStreamNonBlocking));
@@ -273,7 +288,7 @@ struct StreamProxy::Impl {
           }
           waitInput(*op);
           if (op->collective.direct) {
-            deviceRun(op->collective, proxyStream(op->collective.device));
+            deviceRun(op->collective, proxyStreams[static_cast<size_t>(op->collective.device)]);
           } else {
             run(op->collective, op->collective.sendBytes ? op->hostSend.ptr : nullptr,
                 op->collective.recvBytes ? op->hostRecv.ptr : nullptr);

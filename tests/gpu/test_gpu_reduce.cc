@@ -5,7 +5,9 @@
 
 #include <cuda_runtime.h>
 
+#include <barrier>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "gpu/device.h"
@@ -49,11 +51,17 @@ TEST(GpuReduce, DevicePointerIsDetected) {
 // All-reduce, reduce-scatter, all-gather, broadcast on device buffers, ranks as threads sharing
 // GPU 0, enqueued on a stream: the call returns before the stream is synchronised, and the
 // result is there once it is. Exact values (sums of small integers).
-TEST(GpuCollectives, DeviceBuffersInStreamOrder) {
-  SKIP_WITHOUT_GPU();
+// The results are copied back into pageable memory (a std::vector: the copy blocks the calling
+// thread until the stream gets there, the way a training loop's .item() does) or into pinned
+// memory allocated before the first collective.
+void collectivesInStreamOrder(bool pinnedResults) {
   constexpr int kRanks = 3;
   constexpr size_t kCount = 1 << 18;
-  testing::withComm(kRanks, testing::testConfig(60), [&](int rank, strataComm_t comm) {
+  // The ranks are threads of one process, so they share CUDA's context, whose lock a thread
+  // blocked in a copy that waits for a collective may hold: each rank enqueues, then the ranks
+  // meet, and only then does any of them block (docs/gpu.md, "Several ranks in one process").
+  std::barrier enqueued(kRanks);
+  testing::withComm(kRanks, testing::testConfig(20), [&](int rank, strataComm_t comm) {
     ASSERT_EQ(cudaSetDevice(0), cudaSuccess);
     cudaStream_t stream;
     ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
@@ -63,17 +71,26 @@ TEST(GpuCollectives, DeviceBuffersInStreamOrder) {
     ASSERT_EQ(cudaMalloc(&send, host.size() * sizeof(float)), cudaSuccess);
     ASSERT_EQ(cudaMalloc(&recv, host.size() * sizeof(float)), cudaSuccess);
     ASSERT_EQ(cudaMemcpyAsync(send, host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice, stream), cudaSuccess);
+    std::vector<float> pageable;
+    float* pinned = nullptr;
+    if (pinnedResults) {
+      ASSERT_EQ(cudaMallocHost(&pinned, kCount * kRanks * sizeof(float)), cudaSuccess);
+    } else {
+      pageable.resize(kCount * kRanks);
+    }
+    const std::span<float> out(pinnedResults ? pinned : pageable.data(), kCount * kRanks);
 
-    ASSERT_EQ(strataAllReduce(send, recv, kCount, strataFloat32, strataSum, comm, stream), strataSuccess)
+    EXPECT_EQ(strataAllReduce(send, recv, kCount, strataFloat32, strataSum, comm, stream), strataSuccess)
         << strataGetLastError(comm);
-    std::vector<float> out(kCount * kRanks);
+    enqueued.arrive_and_wait();
     ASSERT_EQ(cudaMemcpyAsync(out.data(), recv, kCount * sizeof(float), cudaMemcpyDeviceToHost, stream), cudaSuccess);
     ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
     size_t wrong = 0;
     for (size_t i = 0; i < kCount; ++i) wrong += out[i] != static_cast<float>(kRanks * (i % 7) + 0 + 1 + 2);
     EXPECT_EQ(wrong, 0u) << "all-reduce, rank " << rank;
 
-    ASSERT_EQ(strataAllGather(send, recv, kCount, strataFloat32, comm, stream), strataSuccess);
+    EXPECT_EQ(strataAllGather(send, recv, kCount, strataFloat32, comm, stream), strataSuccess);
+    enqueued.arrive_and_wait();
     ASSERT_EQ(cudaMemcpyAsync(out.data(), recv, out.size() * sizeof(float), cudaMemcpyDeviceToHost, stream), cudaSuccess);
     ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
     wrong = 0;
@@ -81,14 +98,16 @@ TEST(GpuCollectives, DeviceBuffersInStreamOrder) {
       for (size_t i = 0; i < kCount; ++i) wrong += out[r * kCount + i] != static_cast<float>((i % 7) + r);
     EXPECT_EQ(wrong, 0u) << "all-gather, rank " << rank;
 
-    ASSERT_EQ(strataReduceScatter(send, recv, kCount, strataFloat32, strataMax, comm, stream), strataSuccess);
+    EXPECT_EQ(strataReduceScatter(send, recv, kCount, strataFloat32, strataMax, comm, stream), strataSuccess);
+    enqueued.arrive_and_wait();
     ASSERT_EQ(cudaMemcpyAsync(out.data(), recv, kCount * sizeof(float), cudaMemcpyDeviceToHost, stream), cudaSuccess);
     ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
     wrong = 0;
     for (size_t i = 0; i < kCount; ++i) wrong += out[i] != static_cast<float>(((rank * kCount + i) % 7) + kRanks - 1);
     EXPECT_EQ(wrong, 0u) << "reduce-scatter (max), rank " << rank;
 
-    ASSERT_EQ(strataBroadcast(send, recv, kCount, strataFloat32, 1, comm, stream), strataSuccess);
+    EXPECT_EQ(strataBroadcast(send, recv, kCount, strataFloat32, 1, comm, stream), strataSuccess);
+    enqueued.arrive_and_wait();
     ASSERT_EQ(cudaMemcpyAsync(out.data(), recv, kCount * sizeof(float), cudaMemcpyDeviceToHost, stream), cudaSuccess);
     ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
     wrong = 0;
@@ -100,8 +119,19 @@ TEST(GpuCollectives, DeviceBuffersInStreamOrder) {
     EXPECT_EQ(async, strataSuccess);
     cudaFree(send);
     cudaFree(recv);
+    if (pinned) cudaFreeHost(pinned);
     cudaStreamDestroy(stream);
   });
+}
+
+TEST(GpuCollectives, DeviceBuffersInStreamOrder) {
+  SKIP_WITHOUT_GPU();
+  collectivesInStreamOrder(false);
+}
+
+TEST(GpuCollectives, DeviceBuffersInStreamOrderPinnedResults) {
+  SKIP_WITHOUT_GPU();
+  collectivesInStreamOrder(true);
 }
 
 TEST(GpuCollectives, HostAndDeviceBuffersMixedAreRejected) {

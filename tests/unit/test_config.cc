@@ -66,16 +66,18 @@ TEST(Config, FieldsBeyondAnOlderStructSizeTakeTheirDefaults) {
   EXPECT_EQ(resolveConfig(&u).ranksPerHost, 0);
 }
 
-TEST(Config, CudaIpcIsOnByDefaultAndABoolean) {
-  EXPECT_EQ(resolveConfig(nullptr).cudaIpc, 1);
+// Off by default: the direct path's CUDA calls on the proxy thread deadlocked on an H100 while
+// another thread blocked in a copy (docs/gpu.md, "Several ranks in one process").
+TEST(Config, CudaIpcIsOffByDefaultAndABoolean) {
+  EXPECT_EQ(resolveConfig(nullptr).cudaIpc, 0);
   strataConfig_t u = STRATA_CONFIG_INITIALIZER;
   u.cudaIpc = 0;
   EXPECT_EQ(resolveConfig(&u).cudaIpc, 0);
   u.cudaIpc = 2;
   EXPECT_THROW(resolveConfig(&u), Error);
-  u.cudaIpc = 0;
+  u.cudaIpc = 1;
   u.size = offsetof(strataConfig_t, cudaIpc);  // a program built before the field: the default
-  EXPECT_EQ(resolveConfig(&u).cudaIpc, 1);
+  EXPECT_EQ(resolveConfig(&u).cudaIpc, 0);
 }
 
 TEST(Config, AnyRegisteredAlgorithmNameCanBeForced) {

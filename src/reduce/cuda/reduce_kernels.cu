@@ -136,13 +136,14 @@ struct MinOp {
 template <typename Format>
 __device__ typename Format::Storage divideFinal(typename Format::Acc sum, int divisor) {
   using S = typename Format::Storage;
-  if constexpr (std::is_integral_v<S>) {
+  // Narrow floats first: their storage is an unsigned integer type (the bits), not a number.
+  if constexpr (!std::is_same_v<typename Format::Acc, S>) {
+    return Format::narrow(Format::widen(Format::narrow(sum)) / static_cast<float>(divisor));
+  } else if constexpr (std::is_integral_v<S>) {
     using Wide = std::conditional_t<std::is_signed_v<S>, int64_t, uint64_t>;
     return static_cast<S>(static_cast<Wide>(sum) / static_cast<Wide>(divisor));
-  } else if constexpr (std::is_same_v<typename Format::Acc, S>) {
-    return sum / static_cast<S>(divisor);
   } else {
-    return Format::narrow(Format::widen(Format::narrow(sum)) / static_cast<float>(divisor));
+    return sum / static_cast<S>(divisor);
   }
 }
 

@@ -270,7 +270,9 @@ int allReduceRank(SharedArea* area, int rank, int ranks, size_t maxMib) {
   for (size_t bytes = 1 << 20; bytes <= maxBytes; bytes *= 4) {
     const size_t count = bytes / 2;
     const int iterations = bytes >= (64u << 20) ? 10 : 20;
-    cudaOk(cudaMemset(recv, 0, bytes), "cudaMemset");
+    // On the all-reduce's stream: a memset on the legacy stream is not ordered with a
+    // non-blocking stream and could land after the peers' kernel has written the output.
+    cudaOk(cudaMemsetAsync(recv, 0, bytes, stream), "cudaMemsetAsync");
     ipc.allReduce(send, recv, count, strataBfloat16, strataSum, stream);  // warm-up, maps the buffers
     cudaOk(cudaMemcpy(got.data(), recv, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy");
     long wrong = 0;
