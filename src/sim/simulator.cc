@@ -42,9 +42,9 @@ struct Cursor {
 
 // Moves the cursor onto the next step that exists at or after it (its chunk in range); false
 // when the program is over.
-bool settle(const Schedule& s, Cursor& c) {
-  const size_t chunks = s.chunksPerBlock();
-  const uint64_t tEnd = chunks == 0 ? 0 : chunks + s.maxChunkLag();
+// chunks and tEnd are the schedule's (Walkers keeps them per rank: computing them is a pass over
+// the phases, too slow for every step).
+bool settle(const Schedule& s, size_t chunks, uint64_t tEnd, Cursor& c) {
   const bool lane = c.lane >= 0;
   while (lane && c.p < s.phases.size() && s.lanes.of[c.p] != c.lane) ++c.p;  // a fresh or reset cursor
   while (c.t < tEnd) {
@@ -78,8 +78,12 @@ bool passed(const Schedule& s, const Cursor& c, uint32_t q, size_t chunk) {
 struct Walkers {
   std::vector<uint32_t> first;  // per rank, then the total at the end
   std::vector<int> rank;        // per walker
+  std::vector<size_t> chunks;   // per rank: chunksPerBlock()
+  std::vector<uint64_t> tEnd;   // per rank: chunks + maxChunkLag(), 0 without chunks
   explicit Walkers(const std::vector<Schedule>& sched) {
     for (size_t r = 0; r < sched.size(); ++r) {
+      chunks.push_back(sched[r].chunksPerBlock());
+      tEnd.push_back(chunks.back() == 0 ? 0 : chunks.back() + sched[r].maxChunkLag());
       first.push_back(uint32_t(rank.size()));
       const uint16_t n = sched[r].concurrentLanes() ? sched[r].lanes.count : 1;
       rank.insert(rank.end(), n, int(r));
@@ -459,7 +463,7 @@ class FullSim {
   }
 
   void runSteps(int w, int r, const Schedule& s, Proc& P, double now) {
-    while (settle(s, P.cur)) {
+    while (settle(s, walkers_.chunks[size_t(r)], walkers_.tEnd[size_t(r)], P.cur)) {
       const Phase& ph = s.phases[P.cur.p];
       if (!P.recvDone) {
         if (waitsForLane(w, r, s, P.cur)) {
@@ -557,6 +561,7 @@ class FastSim {
     procs_.resize(walkers_.size());
     for (uint32_t w = 0; w < walkers_.size(); ++w) procs_[w].cur = walkers_.start(sched_, w);
     depWaiters_.resize(sched_.size());
+    chansInto_.resize(sched_.size());
     // When each lane's steps on each chunk end, for the lanes that wait for them.
     laneDoneBase_.assign(sched_.size(), UINT64_MAX);
     uint64_t total = 0;
@@ -903,7 +908,18 @@ class FastSim {
     return out;
   }
 
-  Chan& chan(int src, int dst) { return chans_[channelKey(src, dst)]; }
+  // A rank's channels are found among those into its peer, sorted by sender: a few dozen entries
+  // near each other, where one hash map of every channel missed the cache on each lookup.
+  Chan& chan(int src, int dst) {
+    auto& into = chansInto_[size_t(dst)];
+    auto at = std::lower_bound(into.begin(), into.end(), src,
+                               [](const std::pair<int, uint32_t>& e, int from) { return e.first < from; });
+    if (at == into.end() || at->first != src) {
+      at = into.insert(at, {src, uint32_t(chans_.size())});
+      chans_.emplace_back();
+    }
+    return chans_[at->second];
+  }
 
   // Traffic of the last warm-up t, which every skipped t repeats.
   void addSteady(int level, double bytes, uint64_t count) {
@@ -953,7 +969,7 @@ class FastSim {
   void runSteps(int w, int r, WorkQueue& work) {
     Proc& P = procs_[size_t(w)];
     const Schedule& s = sched_[size_t(r)];
-    while (settle(s, P.cur)) {
+    while (settle(s, walkers_.chunks[size_t(r)], walkers_.tEnd[size_t(r)], P.cur)) {
       // Lanes go in the order of their clocks, so that their port's messages are booked in
       // about the order they are sent (a lone walker books in program order anyway).
       if (P.cur.lane >= 0 && !work.empty() && P.clock > work.top().first) {
@@ -1092,7 +1108,8 @@ class FastSim {
   std::vector<PhaseInfo> info_;
   std::unordered_map<uint64_t, std::shared_ptr<Pattern>> patterns_, bySignature_;
   std::unordered_map<uint64_t, std::vector<float>> periods_;
-  std::unordered_map<uint64_t, Chan> chans_;
+  std::vector<Chan> chans_;                                       // every channel seen
+  std::vector<std::vector<std::pair<int, uint32_t>>> chansInto_;  // per receiver: (sender, index)
   std::unordered_map<uint32_t, Port> ports_;
   uint64_t solved_ = 0;
   std::vector<uint32_t> linkLocal_;  // global link -> index in the pattern being solved

@@ -44,6 +44,7 @@ struct Options {
   int64_t ranks = 0;
   std::string collective = "allreduce";
   std::string minBytes = "8", maxBytes = "1G";
+  std::string chunk;  // the network pipeline's chunk (PlanRequest::messageBytes); empty: the default
   double factor = 4;
   std::string algos;  // comma-separated candidates; empty: every one that supports the case
   std::string mode = "fast";
@@ -205,6 +206,10 @@ Row planSize(const Options& o, const Target& t, Collective c, size_t bytes) {
   const sim::FabricGraph& g = *t.graph;
   const int n = int(g.ranks());
   PlanRequest req = sim::planRequestFor(g, bytes, c, strataFloat32, t.cost);
+  if (!o.chunk.empty()) {
+    req.messageBytes = parseSize(o.chunk);
+    STRATA_CHECK(req.messageBytes > 0, strataInvalidArgument, "--chunk {}: a chunk needs at least one byte", o.chunk);
+  }
   sim::SimOptions so;
   so.mode = o.mode == "full" ? sim::Mode::Full : sim::Mode::Fast;
   so.routing = t.routing;
@@ -233,10 +238,11 @@ bool fastModeUnvalidated(const std::string& algorithm) {
 }
 
 // The phases of rank 0's schedule, with where its peers sit, and the traffic per tier.
-void explain(const Target& t, Collective c, const Row& row) {
+void explain(const Options& o, const Target& t, Collective c, const Row& row) {
   if (!row.chosen) return;
   const sim::FabricGraph& g = *t.graph;
   PlanRequest req = sim::planRequestFor(g, row.bytes, c, strataFloat32, t.cost);
+  if (!o.chunk.empty()) req.messageBytes = parseSize(o.chunk);
   req.rank = 0;
   const Schedule s = row.chosen->algo->build(req);
   const char* levels[] = {"same server", "same leaf", "via spine", "via core"};
@@ -369,7 +375,7 @@ int run(const Options& o) {
         }
       fmt::print("\n");
       std::fflush(stdout);
-      if (o.explain) explain(t, c, r);
+      if (o.explain) explain(o, t, c, r);
     }
   }
   if (flagged)
@@ -440,6 +446,7 @@ int main(int argc, char** argv) {
   app.add_option("-b,--minbytes", o.minBytes, "smallest size (K, M, G suffixes)");
   app.add_option("-e,--maxbytes", o.maxBytes, "largest size");
   app.add_option("-f,--stepfactor", o.factor, "size multiplier between rows");
+  app.add_option("--chunk", o.chunk, "the network pipeline's chunk (K, M suffixes; default 4M on fabrics, the executor's on --host)");
   app.add_option("--algos", o.algos, "comma-separated candidate algorithms (default: all that apply)");
   app.add_option("--mode", o.mode, "simulation: fast (phase-level, any scale) or full (every flow, <= a few thousand ranks)")
       ->check(CLI::IsMember({"fast", "full"}));

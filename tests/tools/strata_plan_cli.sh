@@ -50,6 +50,14 @@ fi
 run fabric --fabric colossus:100k --ranks 256 -b 8 -e 16M -f 64 --explain
 grep -q "traffic (all ranks, simulated)" "$work/fabric.out" || fail "--explain printed no traffic line"
 grep -q "phase  0" "$work/fabric.out" || fail "--explain printed no phases"
+# --chunk reaches the schedule: a quarter of the default chunk, a quarter of the elements.
+if run chunk4m --fabric colossus:100k --ranks 256 -b 1G -e 1G --algos hier-radix-hd --explain &&
+   run chunk1m --fabric colossus:100k --ranks 256 -b 1G -e 1G --algos hier-radix-hd --explain --chunk 1M; then
+  e4=$(grep -oE 'chunks of [0-9]+ elements' "$work/chunk4m.out" | grep -oE '[0-9]+')
+  e1=$(grep -oE 'chunks of [0-9]+ elements' "$work/chunk1m.out" | grep -oE '[0-9]+')
+  [[ -n "$e4" && -n "$e1" && $((e1 * 4)) -ge $((e4 - 4)) && $((e1 * 4)) -le $((e4 + 4)) ]] ||
+    fail "--chunk 1M gave chunks of '$e1' elements where 4M gives '$e4'"
+fi
 run host --host 4 --per-host 2 -b 4K -e 1M -f 16
 if [[ -n "$topologies" && -f "$topologies/azure-ndv4-topo.xml" ]]; then
   run input --input "$topologies/azure-ndv4-topo.xml" -b 1M -e 1M  # an NCCL topology file
@@ -81,6 +89,7 @@ fi
 bad no-source "exactly one of" -b 1K
 bad two-sources "exactly one of" --preset dgx-h100 --fabric colossus:100k
 bad unknown-fabric "colossus:100k" --fabric no-such-fabric
+bad zero-chunk "at least one byte" --preset dgx-h100 -b 1M -e 1M --chunk 0
 bad unknown-preset "dgx-h100" --preset no-such-machine
 bad bad-size "bad size" --preset dgx-h100 -b 12Q
 bad reversed "larger than" --preset dgx-h100 -b 1G -e 1K
