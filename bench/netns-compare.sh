@@ -211,6 +211,21 @@ for s in [s for s in sizes if s >= 1 << 20]:
     cells = [" / ".join(fmt(run[s][1]) if s in run else "-" for run in runs[n]) for n in names]
     print(f"| {s} | " + " | ".join(cells) + " |")
 print()
+# The rounds run the implementations one after another, so one round's figures share the
+# machine's state; this VM swings about 2x between rounds, which per-column medians do not cancel.
+pairs = [(a, b) for a, b in (("strata-tcp", "ompi-tcp"), ("strata-ucx", "mpich-ucx")) if a in names and b in names]
+if pairs:
+    print("Paired by round: Strata's busbw over the peer's in the same round, from 1 MiB up:")
+    print()
+    print("| size (B) | " + " | ".join(f"{a}/{b} per round | median" for a, b in pairs) + " |")
+    print("|---:|" + "---|---:|" * len(pairs))
+    for s in [s for s in sizes if s >= 1 << 20]:
+        cells = []
+        for a, b in pairs:
+            r = [ratio(x[s][1], y[s][1]) for x, y in zip(runs[a], runs[b]) if s in x and s in y]
+            cells += [" / ".join(fmt(v) for v in r), fmt(statistics.median(r)) if r else "-"]
+        print(f"| {s} | " + " | ".join(cells) + " |")
+    print()
 print("Time per op (us, medians):")
 print()
 print("| size (B) | strata tcp | ompi tcp | strata/ompi | strata ucx | mpich ucx | strata ucx/mpich |")
