@@ -54,6 +54,14 @@ Comm::Comm(const strataUniqueId& id, int nranks, int rank, const Config& config,
   identities[size_t(rank)] = ProcessIdentity::self(peers_[rank].hostHash);
   bootstrap_->allGather(identities.data(), sizeof(ProcessIdentity));
   liveness_.watch(identities, rank);
+  // Shared-memory segment names, unique per communicator: the id alone is not, since launcher ids
+  // are derived from the root's address and the job (two jobs in separate network namespaces,
+  // or containers, that share /dev/shm can have the same one), so rank 0's process (pid and
+  // start time on its host) goes in too; every rank knows it now.
+  const ProcessIdentity& root = identities[0];
+  const uint64_t naming[] = {hashBytes(&id, sizeof(id)), root.hostHash, uint64_t(uint32_t(root.pid)),
+                             root.startTicks};
+  shmSegmentPrefix_ = fmt::format("/strata-{:016x}", hashBytes(naming, sizeof(naming)));
   log(LogLevel::Info, "rank {}/{}: watching {} peer process(es) of this host", rank, nranks,
       liveness_.watched());
 
@@ -130,8 +138,7 @@ std::unique_ptr<Transport> Comm::connectTransports(const strataUniqueId& id, con
   std::vector<int> route(size_t(nranks_), -1);
 
   ShmOptions shm;
-  // Unique per communicator: derived from the id, whose secret is random.
-  shm.segmentPrefix = fmt::format("/strata-{:016x}", hashBytes(&id, sizeof(id)));
+  shm.segmentPrefix = shmSegmentPrefix_;
   shm.rank = rank_;
   shm.nranks = nranks_;
   shm.localRanks = allNetwork ? std::vector<int>{rank_} : localRanks;

@@ -77,6 +77,7 @@ class Comm {
   const std::atomic<bool>* abortFlag_;
   std::unique_ptr<Bootstrap> bootstrap_;
   std::vector<LocalHostInfo> peers_;
+  std::string shmSegmentPrefix_;  // the shared-memory transport's segment names (constructor)
   PeerLiveness liveness_;  // the processes of this host's other ranks
   CommTopology topology_;
   std::unique_ptr<Transport> transport_;
