@@ -200,16 +200,22 @@ std::vector<const AlgorithmInfo*> candidates(const Options& o, Collective c) {
   return out;
 }
 
+// The request every rank's schedule is built from, with --chunk applied.
+PlanRequest requestFor(const Options& o, const Target& t, Collective c, size_t bytes) {
+  PlanRequest req = sim::planRequestFor(*t.graph, bytes, c, strataFloat32, t.cost);
+  if (!o.chunk.empty()) {
+    req.messageBytes = parseSize(o.chunk);
+    STRATA_CHECK(req.messageBytes > 0, strataInvalidArgument, "--chunk {}: a chunk needs at least one byte", o.chunk);
+  }
+  return req;
+}
+
 Row planSize(const Options& o, const Target& t, Collective c, size_t bytes) {
   Row row;
   row.bytes = bytes;
   const sim::FabricGraph& g = *t.graph;
   const int n = int(g.ranks());
-  PlanRequest req = sim::planRequestFor(g, bytes, c, strataFloat32, t.cost);
-  if (!o.chunk.empty()) {
-    req.messageBytes = parseSize(o.chunk);
-    STRATA_CHECK(req.messageBytes > 0, strataInvalidArgument, "--chunk {}: a chunk needs at least one byte", o.chunk);
-  }
+  PlanRequest req = requestFor(o, t, c, bytes);
   sim::SimOptions so;
   so.mode = o.mode == "full" ? sim::Mode::Full : sim::Mode::Fast;
   so.routing = t.routing;
@@ -241,8 +247,7 @@ bool fastModeUnvalidated(const std::string& algorithm) {
 void explain(const Options& o, const Target& t, Collective c, const Row& row) {
   if (!row.chosen) return;
   const sim::FabricGraph& g = *t.graph;
-  PlanRequest req = sim::planRequestFor(g, row.bytes, c, strataFloat32, t.cost);
-  if (!o.chunk.empty()) req.messageBytes = parseSize(o.chunk);
+  PlanRequest req = requestFor(o, t, c, row.bytes);
   req.rank = 0;
   const Schedule s = row.chosen->algo->build(req);
   const char* levels[] = {"same server", "same leaf", "via spine", "via core"};
