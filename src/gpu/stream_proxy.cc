@@ -43,10 +43,10 @@ namespace {
 
 // Pinned host memory, grown on demand, freed with its owner. A buffer that grows does not free
 // its old memory there and then: cudaFreeHost waits for the whole device, and another rank's
-// stream on this device may be held in a stream wait until this rank's collective runs, so a
-// free on the enqueue path can deadlock (seen on an H100 with three ranks as threads sharing a
-// GPU: the all-gather after an all-reduce of a third of its size). The old memory is retired,
-// to be freed with the proxy; growth at least doubles, so retired memory stays below the live.
+// stream on this device may be held in a stream wait until this rank's collective runs. The old
+// memory is retired, to be freed with the proxy; growth at least doubles, so retired memory stays
+// below the live. (Growing still allocates, which takes CUDA's context lock: docs/gpu.md,
+// "Several ranks in one process", says why callers enqueue on every rank before blocking.)
 struct PinnedBuffer {
   void* ptr = nullptr;
   size_t capacity = 0;

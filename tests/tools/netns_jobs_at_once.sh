@@ -3,16 +3,16 @@
 # the same root address and port, as containers with their own networks but one /dev/shm would
 # be: launcher ids derive from that address, so the jobs have the same id, and their
 # shared-memory segments must still not collide ("shm_open ...: File exists" before the fix).
-#   netns_two_jobs.sh BENCH     Exit: 0 all passed, 1 a job failed, 77 no namespaces here.
+#   netns_jobs_at_once.sh BENCH     Exit: 0 all passed, 1 a job failed, 77 no namespaces here.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 bench=${1:?path to strata-bench}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 # Three jobs, several rounds: the segments exist only while a job connects, so the jobs' windows
-# must overlap (one round of two jobs caught the collision once in six tries).
+# must overlap (before the fix, one round of two jobs caught the collision once in six tries).
 jobs=3
-rounds=${NETNS_TWO_JOBS_ROUNDS:-3}
+rounds=${NETNS_JOBS_ROUNDS:-3}
 for ((round = 1; round <= rounds; round++)); do
   pids=()
   for ((job = 1; job <= jobs; job++)); do
