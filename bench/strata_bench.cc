@@ -571,7 +571,11 @@ class Bench {
       req.type = row.type;
       req.op = row.op;
       req.elemBytes = strata::verify::elementSize(row.type);
-      req.messageBytes = messageBytes_;
+      // The chunk the communicator chose: automatic is larger where TCP joins the hosts ("rd/tcp",
+      // "ring/shm+tcp"), and so the sends from the input cost no copy.
+      const bool tcp = row.algorithm.find("tcp", row.algorithm.find('/')) != std::string::npos;
+      req.messageBytes = messageBytes_ ? messageBytes_ : strata::automaticChunkBytes(tcp);
+      req.networkSendsFromInput = tcp;
       req.oneShotMaxBytes = oneShotMaxBytes_;
       req.cost = std::make_shared<strata::CostModel>(model_->forWorkingSet(row.bytes));
       // The bench does not know the hosts: an algorithm that needs them (hierarchical) is not
@@ -746,7 +750,9 @@ std::string calibrationPath(const Options& opts) {
 int calibrate(const Options& opts, const std::vector<Row>& rows) {
   try {
     const strataConfig_t user = makeConfig(opts);
-    const size_t messageBytes = static_cast<size_t>(strata::resolveConfig(&user).chunkBytes);
+    // The calibration's ring runs on this host's ranks: the chunk a one-host communicator uses.
+    const size_t chosen = static_cast<size_t>(strata::resolveConfig(&user).chunkBytes);
+    const size_t messageBytes = chosen ? chosen : strata::automaticChunkBytes(false);
     const size_t maxHalf = std::max<size_t>(opts.maxBytes / 2, 64);
     AlignedBuffer dst = allocateBuffer(maxHalf), a = allocateBuffer(maxHalf), b = allocateBuffer(maxHalf);
     if (!dst || !a || !b) {

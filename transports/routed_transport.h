@@ -45,6 +45,9 @@ class RoutedTransport final : public Transport {
     for (int t : used_) pending = transports_[size_t(t)]->progress() || pending;
     return pending;
   }
+  void releaseCallerMemory() override {
+    for (int t : used_) transports_[size_t(t)]->releaseCallerMemory();
+  }
   // Waits on the first transport that can (one network transport at a time serves a rank).
   bool waitForEvents(int micros) override {
     for (int t : used_)

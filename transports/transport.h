@@ -32,6 +32,17 @@ class SendChannel {
   virtual void* trySlot(size_t bytes) = 0;
   // Publishes the slot last returned by trySlot(), holding the `bytes` given there.
   virtual void post(size_t bytes) = 0;
+  // True if postFrom() sends from the caller's memory. Over sockets that saves a copy of every
+  // byte into the slot (the kernel copies from wherever the bytes are); over shared memory the
+  // slot is the only way across, so there is nothing to save.
+  virtual bool canPostFrom() const { return false; }
+  // Like post(), for the slot last returned by trySlot(), but the message is the `bytes` at
+  // `data`, left where they are: they must not change until progress() has returned false
+  // (the executor's flush at the end of every collective). Only if canPostFrom().
+  virtual void postFrom(const void* data, size_t bytes) {
+    (void)data;
+    (void)bytes;
+  }
   virtual size_t maxMessageBytes() const = 0;
 };
 
@@ -62,6 +73,10 @@ class Transport {
   // or `micros` pass; false at once if it has nothing to wait on (the caller naps instead). A rank
   // waiting on the network must leave the CPU: with more ranks than cores, a spinning rank takes
   // the cycles the kernel needs to deliver the very bytes it waits for.
+  // Copies into their slots the bytes of every message posted with postFrom() that has not yet
+  // left, so that nothing still refers to the caller's memory: for a collective that ends with
+  // an error before its flush (the caller may free its buffers; the transport may still send).
+  virtual void releaseCallerMemory() {}
   virtual bool waitForEvents(int micros) {
     (void)micros;
     return false;

@@ -99,6 +99,12 @@ Comm::Comm(const strataUniqueId& id, int nranks, int rank, const Config& config,
     config_.spinCount = static_cast<int>(localRanks.size()) > online ? kOversubscribedSpins : kDedicatedSpins;
   }
 
+  // The same on every rank: the hosts, the setting and every rank's devices are known to all.
+  const bool network = nranks > 1 && (config_.transport == "tcp" || config_.transport == "ucx" ||
+                                      topology_.hostCount() > 1);
+  tcpBetweenHosts_ = network && !wantsUcx();
+  if (config_.chunkBytes == 0)
+    config_.chunkBytes = static_cast<int64_t>(automaticChunkBytes(tcpBetweenHosts_));
   transport_ = connectTransports(id, localRanks);
   executor_ = std::make_unique<Executor>(
       *transport_, config_, abortFlag_,
@@ -116,9 +122,8 @@ Comm::Comm(const strataUniqueId& id, int nranks, int rank, const Config& config,
 // rank learns it alike, so all fall back together). The constructors are collective over the
 // communicator, so every rank builds each transport that any rank needs, with its own (possibly
 // empty) set of peers.
-std::unique_ptr<Transport> Comm::connectTransports(const strataUniqueId& id, const std::vector<int>& localRanks) {
+bool Comm::wantsUcx() const {
   const std::string& mode = config_.transport;
-  const bool allNetwork = mode == "tcp" || mode == "ucx";
 #ifdef STRATA_HAVE_UCX
   const bool haveUcx = true;
 #else
@@ -132,8 +137,14 @@ std::unique_ptr<Transport> Comm::connectTransports(const strataUniqueId& id, con
   for (const LocalHostInfo& p : peers_) everyRankHasRdma &= p.rdmaDevices > 0;
   if (const char* force = std::getenv("STRATA_TEST_ASSUME_RDMA"); force && *force == '1')
     everyRankHasRdma = true;
-  bool ucx = mode == "ucx" || mode == "shm+ucx" ||
-             ((mode == "auto" || mode == "shm") && haveUcx && everyRankHasRdma);
+  return mode == "ucx" || mode == "shm+ucx" ||
+         ((mode == "auto" || mode == "shm") && haveUcx && everyRankHasRdma);
+}
+
+std::unique_ptr<Transport> Comm::connectTransports(const strataUniqueId& id, const std::vector<int>& localRanks) {
+  const std::string& mode = config_.transport;
+  const bool allNetwork = mode == "tcp" || mode == "ucx";
+  bool ucx = wantsUcx();
   std::vector<std::unique_ptr<Transport>> transports;
   std::vector<int> route(size_t(nranks_), -1);
 
@@ -171,6 +182,7 @@ std::unique_ptr<Transport> Comm::connectTransports(const strataUniqueId& id, con
         if (mode != "auto") throw;
         log(LogLevel::Warn, "rank {}: UCX is unavailable, so TCP connects the hosts: {}", rank_, e.what());
         ucx = false;
+        tcpBetweenHosts_ = true;  // on every rank alike (the chunk stays as chosen)
       }
     }
 #endif
@@ -323,6 +335,7 @@ const Schedule& Comm::schedule(Collective collective, size_t count, strataDataTy
     req.elemBytes = strataTypeSize(type);
     req.messageBytes = static_cast<size_t>(config_.chunkBytes);
     req.oneShotMaxBytes = static_cast<size_t>(config_.oneShotMaxBytes);
+    req.networkSendsFromInput = tcpBetweenHosts_;
     req.layout = layout_;
     // A buffer that spills the caches moves at memory speed: the model says which regime.
     const CostModel& host = CostModel::defaultHost();

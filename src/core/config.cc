@@ -18,7 +18,8 @@ constexpr size_t kFirstConfigSize = offsetof(strataConfig_t, ranksPerHost);
 
 #define STRATA_TUNABLES(X)                                                                     \
   X(timeoutSec, "STRATA_TIMEOUT", "300", "seconds any wait may take before it fails")          \
-  X(chunkBytes, "STRATA_CHUNK_BYTES", "131072", "bytes per shared-memory FIFO slot (pipeline chunk)") \
+  X(chunkBytes, "STRATA_CHUNK_BYTES", "0",                                                     \
+    "bytes per pipeline chunk (a transport slot); 0: 256 KiB where TCP joins the hosts, else 128 KiB") \
   X(fifoDepth, "STRATA_FIFO_DEPTH", "8", "slots per shared-memory connection")                 \
   X(algorithm, "STRATA_ALGO", "", "force an algorithm by name (ring, oneshot, chain, tree...) for every collective that has one")            \
   X(oneShotMaxBytes, "STRATA_ONESHOT_MAX_BYTES", "65536", "largest all-reduce sent one-shot")  \
@@ -98,6 +99,10 @@ const std::vector<TunableDoc>& tunables() {
   return table;
 }
 
+size_t automaticChunkBytes(bool tcpBetweenHosts) {
+  return tcpBetweenHosts ? kTcpChunkBytes : kHostChunkBytes;
+}
+
 Config resolveConfig(const strataConfig_t* user) {
   if (user) {
     STRATA_CHECK(user->magic == STRATA_CONFIG_MAGIC && user->size >= sizeof(size_t) * 2,
@@ -119,8 +124,10 @@ Config resolveConfig(const strataConfig_t* user) {
   STRATA_CHECK(c.blocking == 0 || c.blocking == 1, strataInvalidArgument,
                "blocking must be 0 or 1 (or -1: STRATA_COMM_BLOCKING), got {}", c.blocking);
   STRATA_CHECK(c.timeoutSec > 0, strataInvalidArgument, "timeout must be > 0 s, got {}", c.timeoutSec);
-  STRATA_CHECK(c.chunkBytes >= 4096 && c.chunkBytes <= (64 << 20) && c.chunkBytes % 64 == 0,
-               strataInvalidArgument, "chunk bytes must be a multiple of 64 in [4 KiB, 64 MiB], got {}",
+  STRATA_CHECK(c.chunkBytes == 0 ||
+                   (c.chunkBytes >= 4096 && c.chunkBytes <= (64 << 20) && c.chunkBytes % 64 == 0),
+               strataInvalidArgument,
+               "chunk bytes must be a multiple of 64 in [4 KiB, 64 MiB] (or 0: automatic), got {}",
                c.chunkBytes);
   STRATA_CHECK(c.fifoDepth >= 2 && c.fifoDepth <= 64, strataInvalidArgument,
                "FIFO depth must be in [2, 64], got {}", c.fifoDepth);

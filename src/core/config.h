@@ -14,7 +14,7 @@ namespace strata {
 
 struct Config {
   double timeoutSec;
-  int64_t chunkBytes;
+  int64_t chunkBytes;  // 0: automatic (automaticChunkBytes), until a communicator resolves it
   int fifoDepth;
   std::string algorithm;  // "" = choose automatically
   int64_t oneShotMaxBytes;
@@ -35,6 +35,13 @@ struct TunableDoc {
 
 // The table of tunables, for docs and `strata-bench --help-env`.
 const std::vector<TunableDoc>& tunables();
+
+// The pipeline chunk when chunkBytes is 0 (automatic): 128 KiB (shared memory's best, and UCX's),
+// or 256 KiB when TCP joins the hosts: between two namespaces 256 KiB messages all-reduced 1 MiB
+// at 3.3-3.8 GB/s where 128 KiB gave 2.2-2.8 and 512 KiB 1.8 (docs/transports.md).
+constexpr size_t kHostChunkBytes = 128 << 10;
+constexpr size_t kTcpChunkBytes = 256 << 10;
+size_t automaticChunkBytes(bool tcpBetweenHosts);
 
 // Resolves user fields (may be null), then STRATA_* variables, then defaults; validates ranges.
 Config resolveConfig(const strataConfig_t* user);

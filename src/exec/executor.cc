@@ -17,6 +17,17 @@ namespace {
 // (one message, as before); a larger one would move its data off the slot's alignment for a
 // saving that no longer shows, so the fingerprint goes alone just before it.
 constexpr size_t kFingerprintInlineMaxBytes = 4096;
+
+// Bytes of the user's buffer that a window of the schedule's blocks spans (at most).
+size_t windowBytes(const Schedule& s, const BufferWindow& w) {
+  if (w.whole()) return s.count * s.elemBytes;
+  return std::min(size_t(w.blocks) * s.blockElems, s.count) * s.elemBytes;
+}
+
+bool overlaps(const void* a, size_t aBytes, const void* b, size_t bBytes) {
+  const auto x = reinterpret_cast<uintptr_t>(a), y = reinterpret_cast<uintptr_t>(b);
+  return x < y + bBytes && y < x + aBytes;
+}
 }  // namespace
 
 // The state of one run: the schedule, buffers and deadline, and the waits with error context.
@@ -35,6 +46,9 @@ struct Executor::Run {
   uint64_t epoch;                  // this executor's run number: marks peerCalls entries as current
   std::vector<PeerCall>& peerCalls;
   bool concurrent = false;  // one walker per lane
+  // Out of place: no step writes the input's bytes, so a message may be sent from them where it
+  // lies (SendChannel::postFrom); they hold still until the flush that ends the run.
+  bool inputHoldsStill = false;
   size_t chunks = 0;
   size_t steps = 0;  // chunks + the largest lag: the walk's t range
 
@@ -99,6 +113,42 @@ struct Executor::Run {
     if (!slot) return noteSlotWait(w, peer);
     if (header) std::memcpy(slot, &fingerprint, header);
     return static_cast<char*>(slot) + header;
+  }
+  // Sends the `bytes` at `src` (input that holds still) to `peer`: straight from there where the
+  // channel can, else through a copy into the slot. False (the walker notes the wait) while no
+  // slot is free.
+  bool trySendFrom(Walker& w, int peer, const char* src, size_t bytes) {
+    SendChannel& channel = transport.sendChannel(peer);
+    const PeerCall& pc = peerCalls[size_t(peer)];
+    // A small first message carries the fingerprint in front, in the slot: copy it.
+    const bool fingerprintInline =
+        pc.sentEpoch != epoch &&
+        bytes + kFingerprintBytes <= std::min(channel.maxMessageBytes(), kFingerprintInlineMaxBytes);
+    if (fingerprintInline || !channel.canPostFrom()) {
+      char* slot = trySlot(w, peer, bytes);
+      if (!slot) return false;
+      copyToSlot(slot, src, bytes);
+      post(peer, bytes);
+      return true;
+    }
+    if (!trySlot(w, peer, bytes)) return false;  // reserves the slot; the fingerprint went alone
+    channel.postFrom(src, bytes);
+    return true;
+  }
+  // Where the message of a step that sends its own data lies, if it lies in one piece of the
+  // input; nullptr if not (several pieces, or data from the output).
+  const char* inputRun(const Walker& w, const Phase& p, const StepInstance& st, size_t chunk) const {
+    if (p.flags & kFromOutput) return nullptr;
+    const char* first = nullptr;
+    const char* end = nullptr;
+    bool contiguous = true;
+    forPieces(st, chunk, [&](uint32_t b, size_t begin, size_t n, size_t) {
+      const char* at = inputAt(w, b, begin);
+      if (!first) first = at;
+      else if (at != end) contiguous = false;
+      end = at + n * s.elemBytes;
+    });
+    return contiguous ? first : nullptr;
   }
   char* noteSlotWait(Walker& w, int peer) {
     w.wait = Walker::Wait::Slot;
@@ -242,6 +292,8 @@ bool Executor::tryStep(Run& r, Walker& w, const Phase& p, size_t chunk) {
   const bool fin = p.flags & kFinalize;
   switch (p.kind) {
     case StepKind::Send: {
+      if (r.inputHoldsStill)
+        if (const char* run = r.inputRun(w, p, st, chunk)) return r.trySendFrom(w, st.sendPeer, run, bytes);
       char* slot = r.trySlot(w, st.sendPeer, bytes);
       if (!slot) return false;
       r.forPieces(st, chunk, [&](uint32_t b, size_t begin, size_t n, size_t off) {
@@ -393,6 +445,7 @@ void Executor::run(const Schedule& s, const void* input, void* output, uint64_t 
   if (r.chunks == 0) return;
   r.steps = r.chunks + s.maxChunkLag();
   r.concurrent = s.concurrentLanes();
+  r.inputHoldsStill = input && !overlaps(input, windowBytes(s, s.input), output, windowBytes(s, s.output));
   const size_t nwalkers = r.concurrent ? s.lanes.count : 1;
   if (walkers_.size() < nwalkers) walkers_.resize(nwalkers);
   for (size_t i = 0; i < nwalkers; ++i) {
@@ -454,13 +507,20 @@ void Executor::run(const Schedule& s, const void* input, void* output, uint64_t 
     }
     return peerHealth_(waited_);
   };
-  while (unfinished > 0)
-    waitUntil(pass, r.deadline, abortFlag_, r.spinCount, what, waitEvents, health);
-  // A transport that queues bytes (TCP) may still hold this rank's last messages: they must
-  // leave before the collective returns, or a peer could wait for them forever.
-  waitUntil([&] { return !transport_.progress(); }, r.deadline, abortFlag_, r.spinCount,
-            [&] { return fmt::format("the last messages of {} #{} to leave", s.collective, sequence); },
-            flushEvents, health);
+  try {
+    while (unfinished > 0)
+      waitUntil(pass, r.deadline, abortFlag_, r.spinCount, what, waitEvents, health);
+    // A transport that queues bytes (TCP) may still hold this rank's last messages: they must
+    // leave before the collective returns, or a peer could wait for them forever.
+    waitUntil([&] { return !transport_.progress(); }, r.deadline, abortFlag_, r.spinCount,
+              [&] { return fmt::format("the last messages of {} #{} to leave", s.collective, sequence); },
+              flushEvents, health);
+  } catch (...) {
+    // Messages sent from the input may still be queued, and the caller may free it once we
+    // return: they move into their slots.
+    if (r.inputHoldsStill) transport_.releaseCallerMemory();
+    throw;
+  }
 }
 
 }  // namespace strata

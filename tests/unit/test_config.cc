@@ -18,6 +18,17 @@ TEST(Config, DefaultsAreValid) {
   EXPECT_TRUE(c.algorithm.empty());
 }
 
+TEST(Config, ChunkZeroIsAutomatic) {
+  EXPECT_EQ(resolveConfig(nullptr).chunkBytes, 0) << "the default leaves the chunk to the communicator";
+  strataConfig_t u = STRATA_CONFIG_INITIALIZER;
+  u.chunkBytes = 0;
+  EXPECT_EQ(resolveConfig(&u).chunkBytes, 0);
+  u.chunkBytes = 65536;
+  EXPECT_EQ(resolveConfig(&u).chunkBytes, 65536);
+  EXPECT_EQ(automaticChunkBytes(false), size_t(128 << 10));
+  EXPECT_EQ(automaticChunkBytes(true), size_t(256 << 10));
+}
+
 TEST(Config, EnvironmentThenStructOverride) {
   // The only test that sets the environment: it is what is being tested.
   setenv("STRATA_TIMEOUT", "12.5", 1);

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "bootstrap/socket.h"
 #include "core/deadline.h"
@@ -191,6 +192,72 @@ TEST(TcpTransport, SendSlotsRunOutWhileTheReceiverStalls) {
     }
     sync.arrive_and_wait();
     for (int m = 0; m < postedBeforeStall + kAfter; ++m) expectMessage(t, 0, 1, m, slot);
+    sync.arrive_and_wait();
+  });
+}
+
+// postFrom sends the caller's bytes where they lie, interleaved with slot messages, every size.
+TEST(TcpTransport, PostFromSendsTheCallersBytesInOrderWithSlotMessages) {
+  const size_t slot = 65536;
+  const std::vector<size_t> sizes = {slot, 1, 0, 4093, slot - 1, 64};
+  const int kMessages = 120;
+  ThreadGather gather(2);
+  runRanks(2, [&](int rank) {
+    TcpTransport t(options(rank, 2, {1 - rank}, slot, 4, 3), gather.rank(rank));
+    if (rank == 0) {
+      SendChannel& out = t.sendChannel(1);
+      EXPECT_TRUE(out.canPostFrom());
+      std::vector<std::vector<uint8_t>> mine(kMessages);  // held still until drained
+      for (int m = 0; m < kMessages; ++m) {
+        const size_t bytes = sizes[m % sizes.size()];
+        if (m % 3 == 2) {  // every third through a slot
+          sendMessage(t, 0, 1, m, bytes);
+          continue;
+        }
+        mine[m].resize(bytes);
+        fill(mine[m].data(), bytes, 0, 1, m);
+        waitSlot(out, bytes);
+        out.postFrom(mine[m].data(), bytes);
+      }
+      drain(t);
+      return;
+    }
+    for (int m = 0; m < kMessages; ++m) expectMessage(t, 0, 1, m, sizes[m % sizes.size()]);
+  });
+}
+
+// A message posted from the caller's memory that has not left when the caller must let go of
+// it (a collective failed before its flush) moves into its slot: scribbling over the caller's
+// bytes afterwards changes nothing the receiver gets.
+TEST(TcpTransport, ReleaseCallerMemoryKeepsWhatIsStillQueued) {
+  const size_t slot = 4 << 20;
+  const int depth = 8;
+  const int kMessages = 3 * depth;  // 96 MiB: far more than loopback's socket buffers take
+  std::barrier<> sync(2);
+  ThreadGather gather(2);
+  runRanks(2, [&](int rank) {
+    TcpTransport t(options(rank, 2, {1 - rank}, slot, depth, 2), gather.rank(rank));
+    if (rank == 0) {
+      SendChannel& out = t.sendChannel(1);
+      std::vector<uint8_t> mine(slot * depth);
+      // Rank 1 does not read yet: the first `depth` messages fill the slots' worth of flight.
+      for (int m = 0; m < depth; ++m) {
+        uint8_t* at = mine.data() + size_t(m) * slot;
+        fill(at, slot, 0, 1, m);
+        ASSERT_NE(out.trySlot(slot), nullptr) << m;
+        out.postFrom(at, slot);
+      }
+      EXPECT_TRUE(t.progress()) << "the kernel took all of it: the test proves nothing";
+      t.releaseCallerMemory();
+      std::memset(mine.data(), 0xA5, mine.size());
+      sync.arrive_and_wait();
+      for (int m = depth; m < kMessages; ++m) sendMessage(t, 0, 1, m, slot);
+      drain(t);
+      sync.arrive_and_wait();
+      return;
+    }
+    sync.arrive_and_wait();
+    for (int m = 0; m < kMessages; ++m) expectMessage(t, 0, 1, m, slot);
     sync.arrive_and_wait();
   });
 }

@@ -73,6 +73,7 @@ struct TcpTransport::Peer {
   std::vector<Stream> streams;
   SlotBuffer sendSlots, recvSlots;
   std::vector<WireHeader> sendHeaders;  // by send slot
+  std::vector<const char*> sendFrom;    // by send slot: the slot, or the caller's bytes (postFrom)
   std::vector<uint64_t> recvBytes;      // by receive slot
   uint64_t posted = 0;    // messages posted; message k uses slot k % depth, stream k % streams
   uint64_t released = 0;  // messages received and released
@@ -81,7 +82,7 @@ struct TcpTransport::Peer {
 
   Peer(size_t slotBytes, int depth, int nstreams)
       : streams(nstreams), sendSlots(slotBytes, depth), recvSlots(slotBytes, depth),
-        sendHeaders(depth), recvBytes(depth) {
+        sendHeaders(depth), sendFrom(depth), recvBytes(depth) {
     for (int s = 0; s < nstreams; ++s) {
       streams[s].sendSeq = s;
       streams[s].recvSeq = s;
@@ -117,12 +118,20 @@ class TcpTransport::TcpSend final : public SendChannel {
   }
 
   void post(size_t bytes) override {
+    postFrom(p_.sendSlots.slot(p_.posted % t_.options_.depth), bytes);
+  }
+
+  // The kernel copies from wherever the bytes are: the slot stays reserved (the same bound on
+  // what is in flight) but unused.
+  bool canPostFrom() const override { return true; }
+  void postFrom(const void* data, size_t bytes) override {
     if (t_.failure_) throw *t_.failure_;
     p_.checkOpen();
     STRATA_CHECK(bytes <= t_.options_.slotBytes, strataInternalError,
                  "tcp message of {} bytes to {} exceeds the slot size {}", bytes, p_.name,
                  t_.options_.slotBytes);
     p_.sendHeaders[p_.posted % t_.options_.depth] = WireHeader{p_.posted, bytes};
+    p_.sendFrom[p_.posted % t_.options_.depth] = static_cast<const char*>(data);
     const uint64_t k = p_.posted;
     Stream& st = p_.streamOf(k);
     ++p_.posted;
@@ -429,6 +438,21 @@ bool TcpTransport::progress() {
   return queued;
 }
 
+void TcpTransport::releaseCallerMemory() {
+  const uint64_t depth = options_.depth;
+  for (const std::unique_ptr<Peer>& peer : peers_) {
+    if (!peer) continue;
+    for (Stream& st : peer->streams)
+      for (uint64_t k = st.sendSeq; k < peer->posted; k += peer->streams.size()) {
+        char* slot = peer->sendSlots.slot(k % depth);
+        if (peer->sendFrom[k % depth] == slot) continue;
+        // Whole: the part already sent is skipped by its offset, wherever the bytes are.
+        std::memcpy(slot, peer->sendFrom[k % depth], peer->sendHeaders[k % depth].bytes);
+        peer->sendFrom[k % depth] = slot;
+      }
+  }
+}
+
 // Writes as much of the stream's queue as the kernel takes, several messages per sendmsg.
 void TcpTransport::sendOn(Peer& peer, Stream& st) {
   const uint64_t depth = options_.depth, nstreams = options_.streams;
@@ -439,13 +463,13 @@ void TcpTransport::sendOn(Peer& peer, Stream& st) {
     size_t skip = st.sendDone;
     for (uint64_t k = st.sendSeq; k < peer.posted && n + 2 <= kMaxIov; k += nstreams) {
       WireHeader& h = peer.sendHeaders[k % depth];
-      char* parts[2] = {reinterpret_cast<char*>(&h), peer.sendSlots.slot(k % depth)};
+      const char* parts[2] = {reinterpret_cast<const char*>(&h), peer.sendFrom[k % depth]};
       size_t sizes[2] = {kHeaderBytes, h.bytes};
       for (int j = 0; j < 2; ++j) {
         size_t from = std::min(skip, sizes[j]);
         skip -= from;
         if (sizes[j] > from) {
-          iov[n++] = iovec{parts[j] + from, sizes[j] - from};
+          iov[n++] = iovec{const_cast<char*>(parts[j] + from), sizes[j] - from};  // sendmsg only reads
           offered += sizes[j] - from;
         }
       }

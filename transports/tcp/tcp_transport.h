@@ -103,6 +103,7 @@ class TcpTransport final : public Transport {
   // every connection without waiting; true while some remains. Throws the transport's failure,
   // if any.
   bool progress() override;
+  void releaseCallerMemory() override;
   // poll() on the connections that progress() would serve: data or room on any of them.
   bool waitForEvents(int micros) override;
   bool eventDriven(int) const override { return true; }

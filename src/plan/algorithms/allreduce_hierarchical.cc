@@ -52,7 +52,7 @@ double stepsSeconds(const CostModel& c, double steps, double bytes, int tier, si
                     bool reduce) {
   const double chunks = std::max(1.0, std::ceil(bytes / double(std::max<size_t>(1, messageBytes))));
   const double one = chunks * c.message(size_t(bytes / chunks), tier, 1) +
-                     (reduce ? bytes / c.reduceBytesPerSec : 0);
+                     (reduce ? bytes / c.reduceBytesPerSec : receiveCopySeconds(c, bytes, tier));
   return steps * one;
 }
 

@@ -3,6 +3,7 @@
 // the block before, adds its own and passes it on; the block it completes (r+1) is written to the
 // output and starts the all-gather, which forwards n-2 finished blocks and keeps the last.
 // Bandwidth-optimal: each rank sends and receives 2(n-1)/n of the buffer.
+#include "plan/algorithms/patterns.h"
 #include "plan/algorithms/ring_phases.h"
 #include "plan/registry.h"
 
@@ -23,13 +24,13 @@ double estimateSeconds(const PlanRequest& r) {
     // Two ranks: every bandwidth-optimal all-reduce exchanges the same two half-blocks, and the
     // estimate is the pipelined exchange that radix-hd's model uses too; the tie goes to the ring
     // (first in the table), whose reduce-and-send fused per chunk measured faster at 1 MiB (shared
-    // memory 13-14 against radix-hd's 9-10 GB/s; TCP between namespaces 2.7-3.1 against 2.3).
-    return 2 * (m.message(size_t(block), tier) + (chunks - 1) * m.message(0, tier) * 0.1) +
-           block / m.reduceBytesPerSec;
+    // memory 13-14 against radix-hd's 9-10 GB/s).
+    return twoRankExchangeSeconds(m, block, chunks, tier) + block / m.reduceBytesPerSec +
+           receiveCopySeconds(m, block, tier);
   }
   // 2(n-1) hand-offs of a block, and n-1 reductions of one (the reduce-scatter half).
   return 2 * (n - 1) * (m.message(size_t(block / chunks), tier) * chunks) +
-         (n - 1) * block / m.reduceBytesPerSec;
+         (n - 1) * (block / m.reduceBytesPerSec + receiveCopySeconds(m, block, tier));
 }
 
 Schedule build(const PlanRequest& request) {

@@ -162,7 +162,7 @@ double mixedRadixHalvingDoublingSeconds(const CostModel& c, int groupSize, doubl
     const double messages = std::max(double(r - 1), std::ceil(out / double(std::max<size_t>(1, messageBytes))));
     // The r-1 messages leave back to back: one latency, the bytes at the link's rate.
     const double step = c.message(size_t(out), tier) + (messages - 1) * c.message(0, tier) * 0.1;
-    sec += 2 * step + out / c.reduceBytesPerSec;
+    sec += 2 * step + out / c.reduceBytesPerSec + receiveCopySeconds(c, out, tier);
     range /= r;
   }
   return sec;

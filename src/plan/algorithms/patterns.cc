@@ -92,7 +92,7 @@ double stepSeconds(const CostModel& m, double b, bool reduce, int tier, size_t m
                    double sharing) {
   const double chunks = std::max(1.0, std::ceil(b / double(std::max<size_t>(1, messageBytes))));
   return chunks * m.message(size_t(b / chunks), tier, sharing) +
-         (reduce ? b / m.reduceBytesPerSec : 0);
+         (reduce ? b / m.reduceBytesPerSec : receiveCopySeconds(m, b, tier));
 }
 
 }  // namespace
@@ -184,6 +184,14 @@ void appendRecursiveDoubling(Schedule& s, const RankGroup& group, uint32_t block
                local = kFromOutput;
              }
            });
+}
+
+double receiveCopySeconds(const CostModel& m, double bytes, int tier) {
+  return tier >= 0 ? bytes / m.intraHost.bytesPerSec : 0;
+}
+
+double twoRankExchangeSeconds(const CostModel& m, double block, double chunks, int tier) {
+  return 2 * (m.message(size_t(block), tier) + (chunks - 1) * m.message(0, tier) * 0.1);
 }
 
 double recursiveDoublingSeconds(const CostModel& m, int groupSize, double bytes, int tier,
@@ -281,7 +289,9 @@ double doubleBinaryTreeSeconds(const CostModel& m, int groupSize, double bytes, 
   const double chunks = std::max(1.0, std::ceil(half / chunk));
   const double depth = doubleBinaryTreeMaxDepth(groupSize) - 1;
   const double hop = m.message(size_t(chunk), tier, sharing);
-  const double perStep = 4 * hop + 2 * chunk / m.reduceBytesPerSec;
+  // The descents' two receives per step are copied into place.
+  const double perStep =
+      4 * hop + 2 * chunk / m.reduceBytesPerSec + 2 * receiveCopySeconds(m, chunk, tier);
   return 2 * depth * (hop + chunk / m.reduceBytesPerSec) + chunks * perStep;
 }
 

@@ -43,6 +43,13 @@ double halvingDoublingSeconds(const CostModel& m, int groupSize, double bytes, i
 void appendRecursiveDoubling(Schedule& s, const RankGroup& group, uint32_t blockBase,
                              uint32_t blockCount, uint8_t firstFlags);
 uint32_t recursiveDoublingMaxBlocksPerStep(int groupSize, uint32_t blockCount);  // blockCount
+// Across hosts, bytes that arrive to be put in place rather than reduced (an all-gather's) are
+// copied out of the receive slot: a pass over them the network's rate does not include. Over
+// shared memory the link's measured rate is already that of a copy through a slot: 0.
+double receiveCopySeconds(const CostModel& m, double bytes, int tier);
+// Two ranks exchanging `block` bytes twice (the two halves of a bandwidth-optimal all-reduce),
+// each pipelined in `chunks` messages: the later messages' latency hides behind the first's.
+double twoRankExchangeSeconds(const CostModel& m, double block, double chunks, int tier);
 double recursiveDoublingSeconds(const CostModel& m, int groupSize, double bytes, int tier,
                                 size_t messageBytes, double sharing = 1);
 

@@ -123,7 +123,7 @@ double swingSeconds(const CostModel& m, int groupSize, double bytes, int tier,
   auto step = [&](double b, bool reduce) {
     const double chunks = std::max(1.0, std::ceil(b / maxMessage));
     return chunks * m.message(size_t(b / chunks), tier, sharing) +
-           (reduce ? b / m.reduceBytesPerSec : 0);
+           (reduce ? b / m.reduceBytesPerSec : receiveCopySeconds(m, b, tier));
   };
   double sec = 0;
   if (p != groupSize) sec += step(bytes, true) + step(bytes, false);  // fold and unfold
