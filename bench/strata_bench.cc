@@ -575,7 +575,7 @@ class Bench {
       // "ring/shm+tcp"), and so the sends from the input cost no copy.
       const bool tcp = row.algorithm.find("tcp", row.algorithm.find('/')) != std::string::npos;
       req.messageBytes = messageBytes_ ? messageBytes_ : strata::automaticChunkBytes(tcp);
-      req.networkSendsFromInput = tcp;
+      req.networkSendsFromBuffers = tcp;
       req.oneShotMaxBytes = oneShotMaxBytes_;
       req.cost = std::make_shared<strata::CostModel>(model_->forWorkingSet(row.bytes));
       // The bench does not know the hosts: an algorithm that needs them (hierarchical) is not

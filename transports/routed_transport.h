@@ -45,8 +45,8 @@ class RoutedTransport final : public Transport {
     for (int t : used_) pending = transports_[size_t(t)]->progress() || pending;
     return pending;
   }
-  void releaseCallerMemory() override {
-    for (int t : used_) transports_[size_t(t)]->releaseCallerMemory();
+  void releaseCallerMemory(const void* from, size_t bytes) override {
+    for (int t : used_) transports_[size_t(t)]->releaseCallerMemory(from, bytes);
   }
   // Waits on the first transport that can (one network transport at a time serves a rank).
   bool waitForEvents(int micros) override {

@@ -38,7 +38,8 @@ class SendChannel {
   virtual bool canPostFrom() const { return false; }
   // Like post(), for the slot last returned by trySlot(), but the message is the `bytes` at
   // `data`, left where they are: they must not change until progress() has returned false
-  // (the executor's flush at the end of every collective). Only if canPostFrom().
+  // (the executor's flush at the end of every collective) or releaseCallerMemory() has moved
+  // them. Only if canPostFrom().
   virtual void postFrom(const void* data, size_t bytes) {
     (void)data;
     (void)bytes;
@@ -73,10 +74,14 @@ class Transport {
   // or `micros` pass; false at once if it has nothing to wait on (the caller naps instead). A rank
   // waiting on the network must leave the CPU: with more ranks than cores, a spinning rank takes
   // the cycles the kernel needs to deliver the very bytes it waits for.
-  // Copies into their slots the bytes of every message posted with postFrom() that has not yet
-  // left, so that nothing still refers to the caller's memory: for a collective that ends with
-  // an error before its flush (the caller may free its buffers; the transport may still send).
-  virtual void releaseCallerMemory() {}
+  // Copies into their slots the bytes of the messages posted with postFrom() that have not yet
+  // left and overlap [from, from + bytes) (from == nullptr: all of them), so that nothing still
+  // refers to that memory: before the caller writes there, or frees it (a collective that ends
+  // with an error before its flush).
+  virtual void releaseCallerMemory(const void* from = nullptr, size_t bytes = SIZE_MAX) {
+    (void)from;
+    (void)bytes;
+  }
   virtual bool waitForEvents(int micros) {
     (void)micros;
     return false;

@@ -335,7 +335,7 @@ const Schedule& Comm::schedule(Collective collective, size_t count, strataDataTy
     req.elemBytes = strataTypeSize(type);
     req.messageBytes = static_cast<size_t>(config_.chunkBytes);
     req.oneShotMaxBytes = static_cast<size_t>(config_.oneShotMaxBytes);
-    req.networkSendsFromInput = tcpBetweenHosts_;
+    req.networkSendsFromBuffers = tcpBetweenHosts_;
     req.layout = layout_;
     // A buffer that spills the caches moves at memory speed: the model says which regime.
     const CostModel& host = CostModel::defaultHost();

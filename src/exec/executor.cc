@@ -18,16 +18,6 @@ namespace {
 // saving that no longer shows, so the fingerprint goes alone just before it.
 constexpr size_t kFingerprintInlineMaxBytes = 4096;
 
-// Bytes of the user's buffer that a window of the schedule's blocks spans (at most).
-size_t windowBytes(const Schedule& s, const BufferWindow& w) {
-  if (w.whole()) return s.count * s.elemBytes;
-  return std::min(size_t(w.blocks) * s.blockElems, s.count) * s.elemBytes;
-}
-
-bool overlaps(const void* a, size_t aBytes, const void* b, size_t bBytes) {
-  const auto x = reinterpret_cast<uintptr_t>(a), y = reinterpret_cast<uintptr_t>(b);
-  return x < y + bBytes && y < x + aBytes;
-}
 }  // namespace
 
 // The state of one run: the schedule, buffers and deadline, and the waits with error context.
@@ -46,9 +36,10 @@ struct Executor::Run {
   uint64_t epoch;                  // this executor's run number: marks peerCalls entries as current
   std::vector<PeerCall>& peerCalls;
   bool concurrent = false;  // one walker per lane
-  // Out of place: no step writes the input's bytes, so a message may be sent from them where it
-  // lies (SendChannel::postFrom); they hold still until the flush that ends the run.
-  bool inputHoldsStill = false;
+  // Messages of this run sent from the user's buffers where they lie (SendChannel::postFrom).
+  // While there are any, a step moves those that have not left and that it is about to
+  // overwrite into their slots first (writable()), and a failed run moves all of them.
+  uint64_t sentFromBuffers = 0;
   size_t chunks = 0;
   size_t steps = 0;  // chunks + the largest lag: the walk's t range
 
@@ -114,7 +105,13 @@ struct Executor::Run {
     if (header) std::memcpy(slot, &fingerprint, header);
     return static_cast<char*>(slot) + header;
   }
-  // Sends the `bytes` at `src` (input that holds still) to `peer`: straight from there where the
+  // Where a step writes `bytes` of the output (or scratch): messages sent from there that have
+  // not left yet move into their slots first.
+  char* writable(char* out, size_t bytes) {
+    if (sentFromBuffers) transport.releaseCallerMemory(out, bytes);
+    return out;
+  }
+  // Sends the `bytes` at `src` (in the user's buffers) to `peer`: straight from there where the
   // channel can, else through a copy into the slot. False (the walker notes the wait) while no
   // slot is free.
   bool trySendFrom(Walker& w, int peer, const char* src, size_t bytes) {
@@ -133,17 +130,17 @@ struct Executor::Run {
     }
     if (!trySlot(w, peer, bytes)) return false;  // reserves the slot; the fingerprint went alone
     channel.postFrom(src, bytes);
+    ++sentFromBuffers;
     return true;
   }
   // Where the message of a step that sends its own data lies, if it lies in one piece of the
-  // input; nullptr if not (several pieces, or data from the output).
-  const char* inputRun(const Walker& w, const Phase& p, const StepInstance& st, size_t chunk) const {
-    if (p.flags & kFromOutput) return nullptr;
+  // input or the output; nullptr if not.
+  const char* localRun(const Walker& w, const Phase& p, const StepInstance& st, size_t chunk) const {
     const char* first = nullptr;
     const char* end = nullptr;
     bool contiguous = true;
     forPieces(st, chunk, [&](uint32_t b, size_t begin, size_t n, size_t) {
-      const char* at = inputAt(w, b, begin);
+      const char* at = localAt(w, p, b, begin);
       if (!first) first = at;
       else if (at != end) contiguous = false;
       end = at + n * s.elemBytes;
@@ -264,7 +261,7 @@ bool Executor::tryReduceAll(Run& r, Walker& w, const Phase& p, size_t chunk, siz
   });
   w.sources[selfPosition] = w.own.data();
   r.forPieces(st0, chunk, [&](uint32_t b, size_t begin, size_t n, size_t off) {
-    char* out = r.outputAt(b, begin);
+    char* out = r.writable(r.outputAt(b, begin), n * s.elemBytes);
     const auto src = [&](size_t k) { return static_cast<const char*>(w.sources[k]) + off; };
     if (p.iterations == 1) {
       std::memcpy(out, src(0), n * s.elemBytes);
@@ -292,8 +289,7 @@ bool Executor::tryStep(Run& r, Walker& w, const Phase& p, size_t chunk) {
   const bool fin = p.flags & kFinalize;
   switch (p.kind) {
     case StepKind::Send: {
-      if (r.inputHoldsStill)
-        if (const char* run = r.inputRun(w, p, st, chunk)) return r.trySendFrom(w, st.sendPeer, run, bytes);
+      if (const char* run = r.localRun(w, p, st, chunk)) return r.trySendFrom(w, st.sendPeer, run, bytes);
       char* slot = r.trySlot(w, st.sendPeer, bytes);
       if (!slot) return false;
       r.forPieces(st, chunk, [&](uint32_t b, size_t begin, size_t n, size_t off) {
@@ -306,7 +302,7 @@ bool Executor::tryStep(Run& r, Walker& w, const Phase& p, size_t chunk) {
       const char* msg = r.tryMessage(w, st.recvPeer, bytes);
       if (!msg) return false;
       r.forPieces(st, chunk, [&](uint32_t b, size_t begin, size_t n, size_t off) {
-        std::memcpy(r.outputAt(b, begin), msg + off, n * eb);
+        std::memcpy(r.writable(r.outputAt(b, begin), n * eb), msg + off, n * eb);
       });
       r.release(st.recvPeer);
       return true;
@@ -329,7 +325,7 @@ bool Executor::tryStep(Run& r, Walker& w, const Phase& p, size_t chunk) {
         const char* msg = r.tryMessage(w, st.recvPeer, bytes);
         if (!msg) return false;
         r.forPieces(st, chunk, [&](uint32_t b, size_t begin, size_t n, size_t off) {
-          char* out = r.outputAt(b, begin);
+          char* out = r.writable(r.outputAt(b, begin), n * eb);
           reduce(out, msg + off, r.localAt(w, p, b, begin), n, s.type, s.op);
           if (fin) finalize(out, out, n, s.type, s.op, s.nranks);
         });
@@ -353,7 +349,7 @@ bool Executor::tryStep(Run& r, Walker& w, const Phase& p, size_t chunk) {
       char* slot = r.trySlot(w, st.sendPeer, bytes);
       if (!slot) return false;
       r.forPieces(st, chunk, [&](uint32_t b, size_t begin, size_t n, size_t off) {
-        char* out = r.outputAt(b, begin);
+        char* out = r.writable(r.outputAt(b, begin), n * eb);
         std::memcpy(out, msg + off, n * eb);
         r.copyToSlot(slot + off, out, n * eb);
       });
@@ -363,7 +359,7 @@ bool Executor::tryStep(Run& r, Walker& w, const Phase& p, size_t chunk) {
     }
     case StepKind::LocalCopy:
       r.forPieces(st, chunk, [&](uint32_t b, size_t begin, size_t n, size_t) {
-        char* out = r.outputAt(b, begin);
+        char* out = r.writable(r.outputAt(b, begin), n * eb);
         const char* local = r.localAt(w, p, b, begin);
         if (fin) finalize(out, local, n, s.type, s.op, s.nranks);
         else if (out != local) std::memmove(out, local, n * eb);
@@ -445,7 +441,6 @@ void Executor::run(const Schedule& s, const void* input, void* output, uint64_t 
   if (r.chunks == 0) return;
   r.steps = r.chunks + s.maxChunkLag();
   r.concurrent = s.concurrentLanes();
-  r.inputHoldsStill = input && !overlaps(input, windowBytes(s, s.input), output, windowBytes(s, s.output));
   const size_t nwalkers = r.concurrent ? s.lanes.count : 1;
   if (walkers_.size() < nwalkers) walkers_.resize(nwalkers);
   for (size_t i = 0; i < nwalkers; ++i) {
@@ -516,9 +511,9 @@ void Executor::run(const Schedule& s, const void* input, void* output, uint64_t 
               [&] { return fmt::format("the last messages of {} #{} to leave", s.collective, sequence); },
               flushEvents, health);
   } catch (...) {
-    // Messages sent from the input may still be queued, and the caller may free it once we
-    // return: they move into their slots.
-    if (r.inputHoldsStill) transport_.releaseCallerMemory();
+    // Messages sent from the user's buffers may still be queued, and the caller may free them
+    // once we return: they move into their slots.
+    if (r.sentFromBuffers) transport_.releaseCallerMemory();
     throw;
   }
 }

@@ -9,6 +9,7 @@
 
 #include <barrier>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -226,13 +227,14 @@ TEST(TcpTransport, PostFromSendsTheCallersBytesInOrderWithSlotMessages) {
   });
 }
 
-// A message posted from the caller's memory that has not left when the caller must let go of
-// it (a collective failed before its flush) moves into its slot: scribbling over the caller's
-// bytes afterwards changes nothing the receiver gets.
-TEST(TcpTransport, ReleaseCallerMemoryKeepsWhatIsStillQueued) {
+// A message posted from the caller's memory goes out as the memory is when it leaves, until
+// releaseCallerMemory moves it into its slot: for the messages that overlap the range given
+// (before the caller overwrites it), or all of them (a collective that failed before its flush).
+TEST(TcpTransport, ReleaseCallerMemoryMovesWhatIsStillQueuedInTheRange) {
   const size_t slot = 4 << 20;
   const int depth = 8;
   const int kMessages = 3 * depth;  // 96 MiB: far more than loopback's socket buffers take
+  const int kMoved = 4, kLeft = depth - 1, kRewritten = 100;
   std::barrier<> sync(2);
   ThreadGather gather(2);
   runRanks(2, [&](int rank) {
@@ -240,16 +242,19 @@ TEST(TcpTransport, ReleaseCallerMemoryKeepsWhatIsStillQueued) {
     if (rank == 0) {
       SendChannel& out = t.sendChannel(1);
       std::vector<uint8_t> mine(slot * depth);
-      // Rank 1 does not read yet: the first `depth` messages fill the slots' worth of flight.
+      auto at = [&](int m) { return mine.data() + size_t(m) * slot; };
+      // Rank 1 does not read yet: the kernel takes the first few MiB, the rest stays queued.
       for (int m = 0; m < depth; ++m) {
-        uint8_t* at = mine.data() + size_t(m) * slot;
-        fill(at, slot, 0, 1, m);
+        fill(at(m), slot, 0, 1, m);
         ASSERT_NE(out.trySlot(slot), nullptr) << m;
-        out.postFrom(at, slot);
+        out.postFrom(at(m), slot);
       }
       EXPECT_TRUE(t.progress()) << "the kernel took all of it: the test proves nothing";
-      t.releaseCallerMemory();
-      std::memset(mine.data(), 0xA5, mine.size());
+      t.releaseCallerMemory(at(kMoved) + 1000, 10);  // a few bytes inside message kMoved
+      std::memset(at(kMoved), 0xA5, slot);
+      fill(at(kLeft), slot, 0, 1, kRewritten);  // still the caller's: goes out as it is now
+      t.releaseCallerMemory(nullptr, SIZE_MAX);
+      std::memset(mine.data(), 0x5A, mine.size());
       sync.arrive_and_wait();
       for (int m = depth; m < kMessages; ++m) sendMessage(t, 0, 1, m, slot);
       drain(t);
@@ -257,7 +262,7 @@ TEST(TcpTransport, ReleaseCallerMemoryKeepsWhatIsStillQueued) {
       return;
     }
     sync.arrive_and_wait();
-    for (int m = 0; m < kMessages; ++m) expectMessage(t, 0, 1, m, slot);
+    for (int m = 0; m < kMessages; ++m) expectMessage(t, 0, 1, m == kLeft ? kRewritten : m, slot);
     sync.arrive_and_wait();
   });
 }

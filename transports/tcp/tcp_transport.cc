@@ -132,6 +132,7 @@ class TcpTransport::TcpSend final : public SendChannel {
                  t_.options_.slotBytes);
     p_.sendHeaders[p_.posted % t_.options_.depth] = WireHeader{p_.posted, bytes};
     p_.sendFrom[p_.posted % t_.options_.depth] = static_cast<const char*>(data);
+    if (data != p_.sendSlots.slot(p_.posted % t_.options_.depth)) ++t_.unsentFromCaller_;
     const uint64_t k = p_.posted;
     Stream& st = p_.streamOf(k);
     ++p_.posted;
@@ -438,17 +439,25 @@ bool TcpTransport::progress() {
   return queued;
 }
 
-void TcpTransport::releaseCallerMemory() {
+void TcpTransport::releaseCallerMemory(const void* from, size_t bytes) {
+  // Most calls find nothing: a message usually leaves within its post().
+  if (unsentFromCaller_ == 0) return;
   const uint64_t depth = options_.depth;
+  const auto lo = reinterpret_cast<uintptr_t>(from);
+  const uintptr_t hi = from ? lo + bytes : UINTPTR_MAX;
   for (const std::unique_ptr<Peer>& peer : peers_) {
     if (!peer) continue;
     for (Stream& st : peer->streams)
       for (uint64_t k = st.sendSeq; k < peer->posted; k += peer->streams.size()) {
         char* slot = peer->sendSlots.slot(k % depth);
-        if (peer->sendFrom[k % depth] == slot) continue;
+        const char* data = peer->sendFrom[k % depth];
+        const size_t size = peer->sendHeaders[k % depth].bytes;
+        const auto at = reinterpret_cast<uintptr_t>(data);
+        if (data == slot || at >= hi || at + size <= lo) continue;
         // Whole: the part already sent is skipped by its offset, wherever the bytes are.
-        std::memcpy(slot, peer->sendFrom[k % depth], peer->sendHeaders[k % depth].bytes);
+        std::memcpy(slot, data, size);
         peer->sendFrom[k % depth] = slot;
+        --unsentFromCaller_;
       }
   }
 }
@@ -493,6 +502,8 @@ void TcpTransport::sendOn(Peer& peer, Stream& st) {
       st.sendDone += take;
       left -= take;
       if (st.sendDone == total) {
+        if (peer.sendFrom[st.sendSeq % depth] != peer.sendSlots.slot(st.sendSeq % depth))
+          --unsentFromCaller_;
         st.sendSeq += nstreams;
         st.sendDone = 0;
         --unsent_;

@@ -103,7 +103,7 @@ class TcpTransport final : public Transport {
   // every connection without waiting; true while some remains. Throws the transport's failure,
   // if any.
   bool progress() override;
-  void releaseCallerMemory() override;
+  void releaseCallerMemory(const void* from, size_t bytes) override;
   // poll() on the connections that progress() would serve: data or room on any of them.
   bool waitForEvents(int micros) override;
   bool eventDriven(int) const override { return true; }
@@ -127,6 +127,7 @@ class TcpTransport final : public Transport {
   std::vector<pollfd> pollFds_;         // one per stream, in peer-then-stream order
   std::vector<std::pair<Peer*, int>> pollOwners_;
   uint64_t unsent_ = 0;  // posted messages not yet wholly handed to the kernel
+  uint64_t unsentFromCaller_ = 0;  // of those, the ones whose bytes are the caller's (postFrom)
   std::optional<Error> failure_;  // sticky: once a connection broke while data was owed
 };
 

@@ -25,7 +25,7 @@ double estimateSeconds(const PlanRequest& r) {
     const double bytes = double(r.bytes()), half = bytes / 2;
     const double chunks = std::max(1.0, half / double(std::max<size_t>(1, r.messageBytes)));
     return twoRankExchangeSeconds(m, half, chunks, tier) + bytes / m.reduceBytesPerSec +
-           (r.networkSendsFromInput ? 0 : bytes / m.intraHost.bytesPerSec);
+           (r.networkSendsFromBuffers ? 0 : bytes / m.intraHost.bytesPerSec);
   }
   return recursiveDoublingSeconds(r.costModel(), r.nranks, double(r.bytes()), tier,
                                   r.messageBytes);
