@@ -572,7 +572,7 @@ class Bench {
       req.op = row.op;
       req.elemBytes = strata::verify::elementSize(row.type);
       // The chunk the communicator chose: automatic is larger where TCP joins the hosts ("rd/tcp",
-      // "ring/shm+tcp"), and so the sends from the input cost no copy.
+      // "ring/shm+tcp"), where sends of the user's buffers cost no copy.
       const bool tcp = row.algorithm.find("tcp", row.algorithm.find('/')) != std::string::npos;
       req.messageBytes = messageBytes_ ? messageBytes_ : strata::automaticChunkBytes(tcp);
       req.networkSendsFromBuffers = tcp;

@@ -17,7 +17,6 @@ namespace {
 // (one message, as before); a larger one would move its data off the slot's alignment for a
 // saving that no longer shows, so the fingerprint goes alone just before it.
 constexpr size_t kFingerprintInlineMaxBytes = 4096;
-
 }  // namespace
 
 // The state of one run: the schedule, buffers and deadline, and the waits with error context.
