@@ -180,6 +180,11 @@ TEST(Simulator, FastModeAgreesWithFullModeWithinFivePercent) {
   configs.push_back({"dgx-h100", FabricGraph::fromMachine("dgx-h100")});
   configs.push_back({"superpod:4su", FabricGraph::fromFabric(topo::fabricPreset("superpod:4su"))});
   configs.push_back({"superpod:4su", FabricGraph::fromFabric(topo::fabricPreset("superpod:4su"), 256)});
+  // The mixed-radix exchanges (every rank to 31 others at once) cost 45-55 s per size in full
+  // mode on 1,024 ranks, most of this test's time in CI: they compare on 512 (64 servers,
+  // still across spines) instead, measured once on 1,024 in docs/simulator.md.
+  configs.push_back({"superpod:4su", FabricGraph::fromFabric(topo::fabricPreset("superpod:4su"), 512)});
+  const auto manyPeers = [](const std::string& name) { return name == "radix-hd" || name == "radix-rd"; };
   std::printf("%-10s %-14s %6s %10s %12s %12s %8s %8s %8s\n", "algorithm", "fabric", "ranks", "bytes", "full s",
               "fast s", "diff %", "full wall", "fast wall");
   int compared = 0;
@@ -194,7 +199,8 @@ TEST(Simulator, FastModeAgreesWithFullModeWithinFivePercent) {
   for (const AlgorithmInfo* algo : algorithmsFor(Collective::AllReduce)) {
     const std::string name = algo->name;
     for (const Config& c : configs) {
-      if (sanitized && c.graph.ranks() > 8 && (name == "radix-hd" || name == "radix-rd")) continue;
+      if (sanitized && c.graph.ranks() > 8 && manyPeers(name)) continue;
+      if (c.graph.ranks() > 256 && (c.graph.ranks() == 512) != manyPeers(name)) continue;
       for (size_t bytes : {size_t(64) << 10, size_t(1) << 20, size_t(256) << 20}) {
         if ((bytes >= (size_t(256) << 20)) != (c.graph.ranks() <= 256) && c.graph.ranks() > 8) continue;
         const PlanRequest req = planRequestFor(c.graph, bytes);
