@@ -1049,7 +1049,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--timeout", opts.timeoutSec, "seconds any wait may take (default: STRATA_TIMEOUT or 300)")
       ->check(CLI::PositiveNumber);
-  app.add_option("--chunk-bytes", chunkBytes, "pipeline chunk of the shared-memory FIFO, e.g. 128K");
+  app.add_option("--chunk-bytes", chunkBytes, "pipeline chunk (a transport slot), e.g. 128K; default automatic (STRATA_CHUNK_BYTES)");
   app.add_option("--fifo-depth", opts.fifoDepth, "chunks in flight per connection")->check(CLI::Range(1, 1 << 20));
   app.add_option("--seed", opts.seed, "seed of the checked input values")->capture_default_str();
   std::string soakMaxBytes = "4M";

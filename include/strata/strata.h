@@ -102,7 +102,7 @@ typedef struct {
                            ready (then strataSuccess, or the error); default STRATA_COMM_BLOCKING
                            or 1 */
   double timeoutSec;    /* deadline for every wait; default STRATA_TIMEOUT or 300 s */
-  long long chunkBytes; /* pipeline chunk of the shared-memory FIFO; default STRATA_CHUNK_BYTES */
+  long long chunkBytes; /* pipeline chunk (a transport slot); 0: automatic; default STRATA_CHUNK_BYTES */
   int fifoDepth;        /* chunks in flight per connection; default STRATA_FIFO_DEPTH */
   const char* algorithm; /* force an algorithm by name ("ring", "oneshot", "chain", "tree"...) for
                            every collective that has one; default STRATA_ALGO or auto */
