@@ -110,25 +110,21 @@ struct Executor::Run {
     if (sentFromBuffers) transport.releaseCallerMemory(out, bytes);
     return out;
   }
-  // Sends the `bytes` at `src` (in the user's buffers) to `peer`: straight from there where the
-  // channel can, else through a copy into the slot. False (the walker notes the wait) while no
-  // slot is free.
-  bool trySendFrom(Walker& w, int peer, const char* src, size_t bytes) {
+  // Whether a message of `bytes` to `peer` may leave from the user's buffers where it lies: the
+  // channel can (SendChannel::postFrom), and it does not carry the call's fingerprint in front
+  // (a small first message does, in the slot).
+  bool canSendFromBuffers(int peer, size_t bytes) {
     SendChannel& channel = transport.sendChannel(peer);
-    const PeerCall& pc = peerCalls[size_t(peer)];
-    // A small first message carries the fingerprint in front, in the slot: copy it.
     const bool fingerprintInline =
-        pc.sentEpoch != epoch &&
+        peerCalls[size_t(peer)].sentEpoch != epoch &&
         bytes + kFingerprintBytes <= std::min(channel.maxMessageBytes(), kFingerprintInlineMaxBytes);
-    if (fingerprintInline || !channel.canPostFrom()) {
-      char* slot = trySlot(w, peer, bytes);
-      if (!slot) return false;
-      copyToSlot(slot, src, bytes);
-      post(peer, bytes);
-      return true;
-    }
+    return !fingerprintInline && channel.canPostFrom();
+  }
+  // Sends the `bytes` at `src` (in the user's buffers) to `peer` from there. False (the walker
+  // notes the wait) while no slot is free.
+  bool trySendFrom(Walker& w, int peer, const char* src, size_t bytes) {
     if (!trySlot(w, peer, bytes)) return false;  // reserves the slot; the fingerprint went alone
-    channel.postFrom(src, bytes);
+    transport.sendChannel(peer).postFrom(src, bytes);
     ++sentFromBuffers;
     return true;
   }
@@ -288,7 +284,8 @@ bool Executor::tryStep(Run& r, Walker& w, const Phase& p, size_t chunk) {
   const bool fin = p.flags & kFinalize;
   switch (p.kind) {
     case StepKind::Send: {
-      if (const char* run = r.localRun(w, p, st, chunk)) return r.trySendFrom(w, st.sendPeer, run, bytes);
+      if (r.canSendFromBuffers(st.sendPeer, bytes))
+        if (const char* run = r.localRun(w, p, st, chunk)) return r.trySendFrom(w, st.sendPeer, run, bytes);
       char* slot = r.trySlot(w, st.sendPeer, bytes);
       if (!slot) return false;
       r.forPieces(st, chunk, [&](uint32_t b, size_t begin, size_t n, size_t off) {
