@@ -404,8 +404,11 @@ STRATA_API strataResult_t strataCommShrink(strataComm_t comm, const int* exclude
     // caller may destroy as soon as this returns.
     const strataUniqueId id = use->agreeShrinkId(excluded, &newRank, &newNranks);
     createComm(newcomm, newNranks, newRank, resolved, "strataCommShrink",
-               [id, newNranks, newRank, resolved](const std::atomic<bool>* abortFlag) {
-                 return std::make_unique<strata::Comm>(id, newNranks, newRank, resolved, abortFlag);
+               [id, newNranks, newRank, resolved, joinSec = strata::Comm::kShrinkJoinTimeouts *
+                                                           use->config().timeoutSec](
+                   const std::atomic<bool>* abortFlag) {
+                 return std::make_unique<strata::Comm>(id, newNranks, newRank, resolved, abortFlag,
+                                                       joinSec);
                });
   });
   return res == strataSuccess && !blocking ? strataInProgress : res;

@@ -163,7 +163,8 @@ strataResult_t strataCommAbort(strataComm_t comm);
  * calls it with the same list; excluded ranks must not call it (they may be dead). It works after
  * a peer died or hung, even rank 0: the lowest surviving rank starts a new bootstrap root and
  * sends its address to the other survivors over comm's bootstrap connections (docs/reliability.md).
- * config NULL: comm's configuration. Ranks that pass different lists fail with
+ * The survivors wait for each other up to twice comm's timeout: one may learn of a death at once
+ * (a broken connection), another only when its own collective times out. config NULL: comm's configuration. Ranks that pass different lists fail with
  * strataInvalidUsage. comm stays valid until destroyed (after a failure, destroy it with
  * strataCommAbort or strataCommDestroy). With config->blocking == 0 the new communicator connects
  * in the background and the call returns strataInProgress, as strataCommInitRankConfig does. */

@@ -723,7 +723,7 @@ void Bootstrap::barrier() {
   allGather(slots.data(), 1);
 }
 
-void Bootstrap::send(int peer, const void* data, size_t bytes) {
+void Bootstrap::send(int peer, const void* data, size_t bytes, double timeoutSec) {
   Impl& s = *impl_;
   checkAbort(s.abortFlag, "send");
   s.checkPeer(peer, "send");
@@ -733,7 +733,7 @@ void Bootstrap::send(int peer, const void* data, size_t bytes) {
     s.toSelf.emplace_back(p, p + bytes);
     return;
   }
-  Deadline deadline(s.timeoutSec);
+  Deadline deadline(timeoutSec > 0 ? timeoutSec : s.timeoutSec);
   Socket& socket = s.sendConns[peer];
   try {
     if (!socket.valid()) socket = s.connectToPeer(peer, kP2pChannel, deadline);
@@ -745,7 +745,7 @@ void Bootstrap::send(int peer, const void* data, size_t bytes) {
   }
 }
 
-void Bootstrap::recv(int peer, void* data, size_t bytes) {
+void Bootstrap::recv(int peer, void* data, size_t bytes, double timeoutSec) {
   Impl& s = *impl_;
   checkAbort(s.abortFlag, "recv");
   s.checkPeer(peer, "recv");
@@ -761,7 +761,7 @@ void Bootstrap::recv(int peer, void* data, size_t bytes) {
     if (bytes) std::memcpy(data, message.data(), bytes);
     return;
   }
-  Deadline deadline(s.timeoutSec);
+  Deadline deadline(timeoutSec > 0 ? timeoutSec : s.timeoutSec);
   Socket& socket = s.awaitIncoming(kP2pChannel, peer, deadline);
   try {
     FrameHeader header;

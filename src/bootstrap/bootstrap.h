@@ -87,9 +87,10 @@ class Bootstrap {
   void barrier();
 
   // Point-to-point over bootstrap connections (opened on demand, authenticated with the secret).
-  // Messages between a pair arrive in order; sizes must match.
-  void send(int peer, const void* data, size_t bytes);
-  void recv(int peer, void* data, size_t bytes);
+  // Messages between a pair arrive in order; sizes must match. Each waits at most timeoutSec
+  // (0: the bootstrap's own).
+  void send(int peer, const void* data, size_t bytes, double timeoutSec = 0);
+  void recv(int peer, void* data, size_t bytes, double timeoutSec = 0);
 
  private:
   struct Impl;

@@ -39,9 +39,11 @@ uint64_t hashBytes(const void* data, size_t bytes) {
 }  // namespace
 
 Comm::Comm(const strataUniqueId& id, int nranks, int rank, const Config& config,
-                           const std::atomic<bool>* abortFlag)
+           const std::atomic<bool>* abortFlag, double joinTimeoutSec)
     : rank_(rank), nranks_(nranks), config_(config), abortFlag_(abortFlag) {
-  bootstrap_ = std::make_unique<Bootstrap>(id, rank, nranks, config.timeoutSec, abortFlag);
+  bootstrap_ = std::make_unique<Bootstrap>(id, rank, nranks,
+                                           joinTimeoutSec > 0 ? joinTimeoutSec : config.timeoutSec,
+                                           abortFlag);
 
   peers_.resize(nranks);
   peers_[rank] = localHostInfo();
@@ -268,15 +270,16 @@ strataUniqueId Comm::agreeShrinkId(const std::vector<int>& excluded, int* newRan
   } offer{};
   const uint64_t hash = hashBytes(survivors.data(), survivors.size() * sizeof(int));
   const int leader = survivors.front();
+  const double joinSec = kShrinkJoinTimeouts * config_.timeoutSec;
   if (rank_ == leader) {
     // The new root listens where this rank's bootstrap listens: every survivor reached that.
-    offer.id = startBootstrapRoot(bootstrap_->listenAddress(), config_.timeoutSec);
+    offer.id = startBootstrapRoot(bootstrap_->listenAddress(), joinSec);
     offer.survivors = *newNranks;
     offer.survivorHash = hash;
     for (int r : survivors)
-      if (r != rank_) bootstrap_->send(r, &offer, sizeof(offer));
+      if (r != rank_) bootstrap_->send(r, &offer, sizeof(offer), joinSec);
   } else {
-    bootstrap_->recv(leader, &offer, sizeof(offer));
+    bootstrap_->recv(leader, &offer, sizeof(offer), joinSec);
     STRATA_CHECK(offer.survivors == *newNranks && offer.survivorHash == hash, strataInvalidUsage,
                  "shrink: rank {} excludes other ranks than rank {} (the lowest survivor, which "
                  "keeps {} ranks where rank {} keeps {}): every survivor must pass the same list",

@@ -25,9 +25,10 @@ namespace strata {
 class Comm {
  public:
   // Blocks until every rank has joined and the transports are connected, or throws.
-  // abortFlag outlives the communicator's waits (it is owned by the C handle).
+  // abortFlag outlives the communicator's waits (it is owned by the C handle). joinTimeoutSec
+  // bounds the wait for every rank to join (0: config.timeoutSec); see kShrinkJoinTimeouts.
   Comm(const strataUniqueId& id, int nranks, int rank, const Config& config,
-               const std::atomic<bool>* abortFlag);
+       const std::atomic<bool>* abortFlag, double joinTimeoutSec = 0);
   ~Comm();
 
   int rank() const { return rank_; }
@@ -62,6 +63,10 @@ class Comm {
   // instead of joining different communicators. Returns the id; *newRank gets this rank's place
   // among the survivors and *newNranks their number.
   strataUniqueId agreeShrinkId(const std::vector<int>& excluded, int* newRank, int* newNranks);
+  // How many collective timeouts the survivors of a shrink wait for each other to join: the
+  // first learns of a death at once (a broken connection), the last only when its own
+  // collective times out, one timeout later; plus the timeout any setup has.
+  static constexpr double kShrinkJoinTimeouts = 2;
 
  private:
   std::unique_ptr<Transport> connectTransports(const strataUniqueId& id, const std::vector<int>& localRanks);
