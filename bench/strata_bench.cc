@@ -49,6 +49,7 @@
 #include "core/error.h"
 #include "plan/cost_model.h"
 #include "plan/registry.h"
+#include "topology/local_host.h"
 #include "reduce/reduce.h"
 #include "strata/strata.h"
 #include "soak.h"
@@ -571,11 +572,16 @@ class Bench {
       req.type = row.type;
       req.op = row.op;
       req.elemBytes = strata::verify::elementSize(row.type);
-      // The chunk the communicator chose: automatic is larger where TCP joins the hosts ("rd/tcp",
-      // "ring/shm+tcp"), where sends of the user's buffers cost no copy.
-      const bool tcp = row.algorithm.find("tcp", row.algorithm.find('/')) != std::string::npos;
-      req.messageBytes = messageBytes_ ? messageBytes_ : strata::automaticChunkBytes(tcp);
-      req.networkSendsFromBuffers = tcp;
+      // The chunk the communicator chose: automatic is larger where sockets join the hosts
+      // ("rd/tcp", "ring/shm+tcp", UCX on a host without RDMA), and over TCP or UCX sends of the
+      // user's buffers cost no copy.
+      const std::string transport = row.algorithm.substr(row.algorithm.find('/') + 1);
+      const bool tcp = transport.find("tcp") != std::string::npos;
+      const bool ucx = transport.find("ucx") != std::string::npos;
+      req.messageBytes = messageBytes_ ? messageBytes_
+                                       : strata::automaticChunkBytes(
+                                             tcp || (ucx && strata::localHostInfo().rdmaDevices == 0));
+      req.networkSendsFromBuffers = tcp || ucx;
       req.oneShotMaxBytes = oneShotMaxBytes_;
       req.cost = std::make_shared<strata::CostModel>(model_->forWorkingSet(row.bytes));
       // The bench does not know the hosts: an algorithm that needs them (hierarchical) is not

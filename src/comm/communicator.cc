@@ -104,9 +104,10 @@ Comm::Comm(const strataUniqueId& id, int nranks, int rank, const Config& config,
   // The same on every rank: the hosts, the setting and every rank's devices are known to all.
   const bool network = nranks > 1 && (config_.transport == "tcp" || config_.transport == "ucx" ||
                                       topology_.hostCount() > 1);
-  tcpBetweenHosts_ = network && !wantsUcx();
+  networkBetweenRanks_ = network;
+  socketsBetweenHosts_ = network && (!wantsUcx() || !everyRankHasRdma());
   if (config_.chunkBytes == 0)
-    config_.chunkBytes = static_cast<int64_t>(automaticChunkBytes(tcpBetweenHosts_));
+    config_.chunkBytes = static_cast<int64_t>(automaticChunkBytes(socketsBetweenHosts_));
   transport_ = connectTransports(id, localRanks);
   executor_ = std::make_unique<Executor>(
       *transport_, config_, abortFlag_,
@@ -135,12 +136,15 @@ bool Comm::wantsUcx() const {
   // transport is the faster (UCX's TCP path moves about half as much here, docs/transports.md),
   // and UCX earns its place with InfiniBand and RoCE. Every rank sees every rank's count
   // (peers_), so all choose alike.
-  bool everyRankHasRdma = true;
-  for (const LocalHostInfo& p : peers_) everyRankHasRdma &= p.rdmaDevices > 0;
-  if (const char* force = std::getenv("STRATA_TEST_ASSUME_RDMA"); force && *force == '1')
-    everyRankHasRdma = true;
   return mode == "ucx" || mode == "shm+ucx" ||
-         ((mode == "auto" || mode == "shm") && haveUcx && everyRankHasRdma);
+         ((mode == "auto" || mode == "shm") && haveUcx && everyRankHasRdma());
+}
+
+bool Comm::everyRankHasRdma() const {
+  if (const char* force = std::getenv("STRATA_TEST_ASSUME_RDMA"); force && *force == '1') return true;
+  for (const LocalHostInfo& p : peers_)
+    if (p.rdmaDevices == 0) return false;
+  return true;
 }
 
 std::unique_ptr<Transport> Comm::connectTransports(const strataUniqueId& id, const std::vector<int>& localRanks) {
@@ -178,13 +182,14 @@ std::unique_ptr<Transport> Comm::connectTransports(const strataUniqueId& id, con
       o.depth = config_.fifoDepth;
       o.timeoutSec = config_.timeoutSec;
       o.abortFlag = abortFlag_;
+      if (!everyRankHasRdma()) o.socketSegmentBytes = o.slotBytes;
       try {
         transports.push_back(std::make_unique<UcxTransport>(o, allGather));
       } catch (const UcxUnavailable& e) {
         if (mode != "auto") throw;
         log(LogLevel::Warn, "rank {}: UCX is unavailable, so TCP connects the hosts: {}", rank_, e.what());
         ucx = false;
-        tcpBetweenHosts_ = true;  // on every rank alike (the chunk stays as chosen)
+        socketsBetweenHosts_ = true;  // on every rank alike (the chunk stays as chosen)
       }
     }
 #endif
@@ -338,7 +343,7 @@ const Schedule& Comm::schedule(Collective collective, size_t count, strataDataTy
     req.elemBytes = strataTypeSize(type);
     req.messageBytes = static_cast<size_t>(config_.chunkBytes);
     req.oneShotMaxBytes = static_cast<size_t>(config_.oneShotMaxBytes);
-    req.networkSendsFromBuffers = tcpBetweenHosts_;
+    req.networkSendsFromBuffers = networkBetweenRanks_;  // TCP and UCX both can
     req.layout = layout_;
     // A buffer that spills the caches moves at memory speed: the model says which regime.
     const CostModel& host = CostModel::defaultHost();

@@ -72,6 +72,7 @@ class Comm {
   std::unique_ptr<Transport> connectTransports(const strataUniqueId& id, const std::vector<int>& localRanks);
   // Whether the hosts are joined by UCX (else TCP), as every rank decides it alike.
   bool wantsUcx() const;
+  bool everyRankHasRdma() const;
   // Why the collective being waited for cannot complete (empty if it still can): a peer it waits
   // on exited, or a rank of this host gave up on the communicator.
   std::string peerHealth(const std::vector<int>& waited) const;
@@ -85,7 +86,8 @@ class Comm {
   std::unique_ptr<Bootstrap> bootstrap_;
   std::vector<LocalHostInfo> peers_;
   std::string shmSegmentPrefix_;  // the shared-memory transport's segment names (constructor)
-  bool tcpBetweenHosts_ = false;  // TCP carries some of this communicator's traffic
+  bool networkBetweenRanks_ = false;  // TCP or UCX carries some of this communicator's traffic
+  bool socketsBetweenHosts_ = false;  // and over sockets (TCP, or UCX without RDMA everywhere)
   PeerLiveness liveness_;  // the processes of this host's other ranks
   CommTopology topology_;
   std::unique_ptr<Transport> transport_;

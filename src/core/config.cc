@@ -99,8 +99,8 @@ const std::vector<TunableDoc>& tunables() {
   return table;
 }
 
-size_t automaticChunkBytes(bool tcpBetweenHosts) {
-  return tcpBetweenHosts ? kTcpChunkBytes : kHostChunkBytes;
+size_t automaticChunkBytes(bool socketsBetweenHosts) {
+  return socketsBetweenHosts ? kSocketChunkBytes : kHostChunkBytes;
 }
 
 Config resolveConfig(const strataConfig_t* user) {

@@ -36,12 +36,14 @@ struct TunableDoc {
 // The table of tunables, for docs and `strata-bench --help-env`.
 const std::vector<TunableDoc>& tunables();
 
-// The pipeline chunk when chunkBytes is 0 (automatic): 128 KiB (shared memory's best, and UCX's),
-// or 256 KiB when TCP joins the hosts: between two namespaces 256 KiB messages all-reduced 1 MiB
-// at 3.3-3.8 GB/s where 128 KiB gave 2.2-2.8 and 512 KiB 1.8 (docs/transports.md).
+// The pipeline chunk when chunkBytes is 0 (automatic): 128 KiB (shared memory's best, and UCX's
+// over RDMA), or 256 KiB when sockets join the hosts (TCP, or UCX without RDMA on every rank):
+// between two namespaces 256 KiB messages all-reduced 1 MiB over TCP at 3.3-3.8 GB/s where
+// 128 KiB gave 2.2-2.8 and 512 KiB 1.8, and over UCX's TCP (with segments of one slot) at a
+// median 2.31 GB/s against 1.94 with 128 KiB (docs/transports.md).
 constexpr size_t kHostChunkBytes = 128 << 10;
-constexpr size_t kTcpChunkBytes = 256 << 10;
-size_t automaticChunkBytes(bool tcpBetweenHosts);
+constexpr size_t kSocketChunkBytes = 256 << 10;
+size_t automaticChunkBytes(bool socketsBetweenHosts);
 
 // Resolves user fields (may be null), then STRATA_* variables, then defaults; validates ranges.
 Config resolveConfig(const strataConfig_t* user);

@@ -323,6 +323,78 @@ TEST_P(Ucx, LargeMessagesPipelineBothWays) {
   });
 }
 
+// postFrom sends the caller's bytes where they lie, interleaved with slot messages, every size;
+// with segments of one slot (how a communicator sets UCX up over sockets).
+TEST_P(Ucx, PostFromSendsTheCallersBytesInOrderWithSlotMessages) {
+  const size_t slot = 65536;
+  const std::vector<size_t> sizes = {slot, 1, 0, 4093, slot - 1, 64};
+  const int kMessages = 120;
+  ThreadGather gather(2);
+  runRanks(2, [&](int rank) {
+    UcxOptions o = options(rank, 2, {1 - rank}, slot, 4);
+    o.socketSegmentBytes = slot;
+    UcxTransport t(o, gather.rank(rank));
+    if (rank == 0) {
+      SendChannel& out = t.sendChannel(1);
+      EXPECT_TRUE(out.canPostFrom());
+      std::vector<std::vector<uint8_t>> mine(kMessages);  // held still until drained
+      for (int m = 0; m < kMessages; ++m) {
+        const size_t bytes = sizes[m % sizes.size()];
+        if (m % 3 == 2) {  // every third through a slot
+          sendMessage(t, 0, 1, m, bytes);
+          continue;
+        }
+        mine[m].resize(bytes);
+        fill(mine[m].data(), bytes, 0, 1, m);
+        waitSlot(out, bytes);
+        out.postFrom(mine[m].data(), bytes);
+      }
+      drain(t);
+      return;
+    }
+    for (int m = 0; m < kMessages; ++m) expectMessage(t, 0, 1, m, sizes[m % sizes.size()]);
+  });
+}
+
+// UCX holds the caller's memory until a send completes, and a send whose receiver does not read
+// cannot complete: releaseCallerMemory waits for the sends that overlap the range (only those),
+// and after it returns the memory is the caller's again.
+TEST_P(Ucx, ReleaseCallerMemoryWaitsForTheSendsInTheRange) {
+  const size_t slot = 4 << 20;
+  const int depth = 8;  // 32 MiB: far more than loopback's socket buffers take
+  std::atomic<bool> reading{false};
+  std::barrier<> sync(2);
+  ThreadGather gather(2);
+  runRanks(2, [&](int rank) {
+    UcxTransport t(options(rank, 2, {1 - rank}, slot, depth), gather.rank(rank));
+    sync.arrive_and_wait();
+    if (rank == 0) {
+      SendChannel& out = t.sendChannel(1);
+      std::vector<uint8_t> mine(slot * depth);
+      auto at = [&](int m) { return mine.data() + size_t(m) * slot; };
+      for (int m = 0; m < depth; ++m) {
+        fill(at(m), slot, 0, 1, m);
+        ASSERT_NE(waitSlot(out, slot), nullptr) << m;
+        out.postFrom(at(m), slot);
+      }
+      EXPECT_TRUE(t.progress()) << "every send completed unread: the test proves nothing";
+      t.releaseCallerMemory(at(depth - 1) + 1000, 10);  // a few bytes inside the last message
+      EXPECT_TRUE(reading) << "released before the receiver read: UCX may still send from it";
+      std::memset(at(depth - 1), 0xA5, slot);
+      t.releaseCallerMemory(nullptr, SIZE_MAX);
+      std::memset(mine.data(), 0x5A, mine.size());
+      drain(t);
+      sync.arrive_and_wait();
+      return;
+    }
+    // Neither read nor progress for a while: rank 0's sends stay in flight.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    reading = true;
+    for (int m = 0; m < depth; ++m) expectMessage(t, 0, 1, m, slot);
+    sync.arrive_and_wait();
+  });
+}
+
 // Waits for `flag` while the transport progresses, as a rank inside a collective does (a closing
 // peer's endpoint flush may need this side's worker to answer).
 void progressUntil(Transport& t, const std::atomic<bool>& flag) {

@@ -100,6 +100,7 @@ struct UcxTransport::Op {
   ucs_status_t status = UCS_OK;
   size_t bytes = 0;
   uint64_t seq = 0;
+  const char* from = nullptr;  // a data send from the caller's memory (postFrom), while busy
 };
 
 namespace {
@@ -172,8 +173,7 @@ struct UcxTransport::Callbacks {
   static void sent(void* request, ucs_status_t status, void* user) {
     Op& op = *static_cast<Op*>(user);
     UcxTransport& t = *op.t;
-    op.busy = false;
-    --t.sendsInFlight_;
+    t.sendDone(op);
     ucp_request_free(request);
     if (status != UCS_OK && status != UCS_ERR_CANCELED) {
       // A lost message fails the transport; a lost credit or goodbye only says that the peer
@@ -230,7 +230,18 @@ class UcxTransport::UcxSend final : public SendChannel {
     return p_.sendSlots.slot(slot);
   }
 
-  void post(size_t bytes) override {
+  void post(size_t bytes) override { send(nullptr, bytes); }
+
+  bool canPostFrom() const override { return true; }
+  void postFrom(const void* data, size_t bytes) override {
+    send(static_cast<const char*>(data), bytes);
+  }
+
+  size_t maxMessageBytes() const override { return t_.options_.slotBytes; }
+
+ private:
+  // Sends the next message from its slot, or from the caller's memory at `from`.
+  void send(const char* from, size_t bytes) {
     t_.checkPeer(p_);
     STRATA_CHECK(bytes <= t_.options_.slotBytes, strataInternalError,
                  "ucx message of {} bytes to {} exceeds the slot size {}", bytes, p_.name,
@@ -240,22 +251,29 @@ class UcxTransport::UcxSend final : public SendChannel {
     STRATA_CHECK(!op.busy && p_.posted < p_.granted, strataInternalError,
                  "ucx post to {} without a slot from trySlot", p_.name);
     op.seq = p_.posted;
+    op.bytes = bytes;
     ucp_request_param_t param{};
-    param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_MEMH;
+    param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
     param.cb.send = &Callbacks::sent;
     param.user_data = &op;
-    param.memh = p_.sendSlots.memh;
+    if (from) {
+      // Stated, so that UCX does not look the pointer up in its memory-type cache per message.
+      param.op_attr_mask |= UCP_OP_ATTR_FIELD_MEMORY_TYPE;
+      param.memory_type = UCS_MEMORY_TYPE_HOST;
+      op.from = from;
+      ++t_.sendsFromCaller_;
+    } else {
+      param.op_attr_mask |= UCP_OP_ATTR_FIELD_MEMH;
+      param.memh = p_.sendSlots.memh;
+    }
+    const void* buffer = from ? static_cast<const void*>(from) : p_.sendSlots.slot(slot);
     t_.startSend(op, [&] {
-      return ucp_tag_send_nbx(p_.ep, p_.sendSlots.slot(slot), bytes,
-                              dataTag(t_.options_.rank, p_.posted), &param);
+      return ucp_tag_send_nbx(p_.ep, buffer, bytes, dataTag(t_.options_.rank, p_.posted), &param);
     });
     ++p_.posted;
     t_.tick();
   }
 
-  size_t maxMessageBytes() const override { return t_.options_.slotBytes; }
-
- private:
   UcxTransport& t_;
   Peer& p_;
 };
@@ -354,6 +372,16 @@ void UcxTransport::setup(const std::function<void(void* data, size_t bytesPerRan
           const std::string thresh = std::to_string(o.slotBytes + 1);
           if (ucp_config_modify(config, "RNDV_THRESH", thresh.c_str()) != UCS_OK)
             log(LogLevel::Trace, "ucx transport: RNDV_THRESH={} not accepted", thresh);
+        }
+        // Over sockets, one slot per segment: UCX's TCP moves a message as one send and one
+        // receive instead of a train of 8 KiB / 64 KiB pieces (a third of the system calls here,
+        // docs/transports.md). Only TCP has these keys; UCX_TCP_* in the environment still wins.
+        if (o.socketSegmentBytes > 0) {
+          const std::string seg = std::to_string(o.socketSegmentBytes);
+          for (const char* key : {"TX_SEG_SIZE", "RX_SEG_SIZE"})
+            if (!std::getenv(fmt::format("UCX_TCP_{}", key).c_str()) &&
+                ucp_config_modify(config, key, seg.c_str()) != UCS_OK)
+              log(LogLevel::Trace, "ucx transport: {}={} not accepted", key, seg);
         }
         ucp_params_t params{};
         params.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_TAG_SENDER_MASK |
@@ -580,8 +608,7 @@ void UcxTransport::startSend(Op& op, Send&& send) {
   ++sendsInFlight_;
   ucs_status_ptr_t r = send();
   if (UCS_PTR_IS_PTR(r)) return;
-  op.busy = false;
-  --sendsInFlight_;
+  sendDone(op);
   if (UCS_PTR_IS_ERR(r))
     fail(strataRemoteError, "ucx {} {} to {}: {}",
          op.kind == Op::DataSend ? "send of message" : "control message", op.seq, op.peer->name,
@@ -659,6 +686,51 @@ bool UcxTransport::waitForEvents(int micros) {
   timespec timeout{micros / 1000000, (micros % 1000000) * 1000L};
   if (::ppoll(&p, 1, &timeout, nullptr) < 0 && errno != EINTR) failErrno("poll of the ucx worker");
   return true;
+}
+
+void UcxTransport::sendDone(Op& op) {
+  op.busy = false;
+  --sendsInFlight_;
+  if (op.from) {
+    op.from = nullptr;
+    --sendsFromCaller_;
+  }
+}
+
+// UCX holds the pointer of a send from the caller's memory until the send completes (an eager
+// send once the socket or the NIC has the bytes), so there is nothing to move: wait for the
+// overlapping ones. They need only this rank's progress, and the peer's, which every rank
+// waiting in a collective makes.
+void UcxTransport::releaseCallerMemory(const void* from, size_t bytes) {
+  if (sendsFromCaller_ == 0 || !worker_) return;
+  const auto lo = reinterpret_cast<uintptr_t>(from);
+  const uintptr_t hi = from ? lo + bytes : UINTPTR_MAX;
+  auto overlapping = [&] {
+    if (sendsFromCaller_ == 0) return false;
+    for (const Peer* peer : served_)
+      for (const Op& op : peer->sends) {
+        const auto at = reinterpret_cast<uintptr_t>(op.from);
+        if (op.from && at < hi && at + op.bytes > lo) return true;
+      }
+    return false;
+  };
+  if (!overlapping()) return;
+  Deadline deadline(options_.timeoutSec);
+  Backoff backoff(kWaitSpins);
+  for (;;) {
+    // Not tick(): a failed transport still completes its requests (with an error), and this
+    // also runs on the way out of a collective that failed.
+    for (int i = 0; i < kProgressRounds && ucp_worker_progress(worker_) != 0; ++i) {
+    }
+    if (!overlapping()) return;
+    if (options_.abortFlag && options_.abortFlag->load(std::memory_order_relaxed))
+      fail(strataAborted, "ucx transport of rank {}: aborted while messages sent from the "
+           "caller's buffers were leaving", options_.rank);
+    if (deadline.expired())
+      fail(strataTimeout, "ucx transport of rank {}: timed out after {:.3g} s waiting for messages "
+           "sent from the caller's buffers to leave", options_.rank, deadline.seconds());
+    if (!waitForEvents(1000)) backoff.pause();
+  }
 }
 
 bool UcxTransport::progress() {

@@ -66,6 +66,9 @@ struct UcxOptions {
   size_t slotBytes = 0;    // largest message
   int depth = 0;           // send slots and receive slots per peer
   double timeoutSec = 300;  // bound on the setup (and on the flush at destruction)
+  // Where UCX runs over sockets: the size of its TCP send and receive segments (UCX_TCP_TX_SEG_SIZE
+  // and RX_SEG_SIZE, unless set), the same on every rank. 0: UCX's defaults.
+  size_t socketSegmentBytes = 0;
   const std::atomic<bool>* abortFlag = nullptr;
 };
 
@@ -100,6 +103,9 @@ class UcxTransport final : public Transport {
   // Arms the worker and polls its event descriptor: data, credits and completions wake it.
   bool waitForEvents(int micros) override;
   bool eventDriven(int) const override { return eventFd_ >= 0; }
+  // Waits (bounded by timeoutSec and the abort flag) for the sends from the caller's memory that
+  // overlap the range to complete: UCX, not Strata, holds their bytes.
+  void releaseCallerMemory(const void* from, size_t bytes) override;
 
   struct Peer;
   struct Op;
@@ -117,6 +123,7 @@ class UcxTransport final : public Transport {
   void sendControl(Peer& peer, uint64_t closedAfter);
   template <typename Send>
   void startSend(Op& op, Send&& send);
+  void sendDone(Op& op);
   void maybeSendCredit(Peer& peer);
   void handleControl(Peer& peer);
   void peerFailed(Peer& peer, const std::string& why);
@@ -134,6 +141,7 @@ class UcxTransport final : public Transport {
   std::vector<Peer*> controlArrived_;         // control receives completed since the last tick
   std::vector<Peer*> creditBlocked_;          // credits to send once their control send is done
   uint64_t sendsInFlight_ = 0;                // data and control sends not yet completed
+  uint64_t sendsFromCaller_ = 0;              // of them, data sends from the caller's memory
   std::optional<Error> failure_;              // sticky: a message was lost
 };
 
