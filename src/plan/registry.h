@@ -51,7 +51,7 @@ struct PlanRequest {
   size_t messageBytes = 0;     // the transport's largest message (shm slot)
   size_t oneShotMaxBytes = 0;  // largest buffer for the one-shot path
   // The transport between hosts sends a message of the user's buffers from where it lies
-  // (SendChannel::postFrom: TCP), so such sends cost no copy into a slot.
+  // (SendChannel::postFrom: TCP and UCX), so such sends cost no copy into a slot.
   bool networkSendsFromBuffers = false;
   std::shared_ptr<const RankLayout> layout;  // null: every rank on one host
   std::shared_ptr<const CostModel> cost;     // null: CostModel::defaultHost()

@@ -5,7 +5,10 @@
 //
 // Data path: tagged messages. Each receive slot has a receive pre-posted into it
 // (ucp_tag_recv_nbx with tag = (source rank, sequence) and a full mask), and post() hands the
-// send slot itself to ucp_tag_send_nbx. Why tags, and not the alternatives:
+// send slot itself to ucp_tag_send_nbx; postFrom() hands it the caller's memory, which UCX holds
+// until the send completes (releaseCallerMemory waits for that). Over sockets the communicator
+// asks for TCP segments of one slot (socketSegmentBytes), so that a message is one socket call
+// rather than a train of 8 KiB pieces. Why tags, and not the alternatives:
 //  - the receiver's slot ring is the destination of every message, so UCX picks eager for small
 //    messages and rendezvous (zero-copy get/put from the slot, on IB straight from the
 //    registered slot memory) for large ones by itself; active messages would land small
@@ -24,10 +27,11 @@
 // `depth` messages. (Synchronous sends would give the bound without credits, but UCX refuses
 // them with UCP_ERR_HANDLING_MODE_PEER, which peer-failure reporting needs.)
 //
-// Progress: one UCP context and one worker (UCS_THREAD_MODE_SINGLE) per transport; every
-// trySlot, post, tryPeek and progress() runs ucp_worker_progress, so a rank that waits on one
-// peer moves its traffic with all the others. progress() is true while a send has not completed
-// (a rendezvous needs the sender's progress until the receiver has the data).
+// Progress: one UCP context and one worker (UCS_THREAD_MODE_SINGLE) per transport; progress(),
+// and a trySlot or tryPeek whose slot or message is not ready, run ucp_worker_progress, so a
+// rank that waits on one peer moves its traffic with all the others (a call that finds what it
+// asks for does not: over TCP each progress is a system call). progress() is true while a send
+// has not completed (a rendezvous needs the sender's progress until the receiver has the data).
 //
 // Setup and errors: the ranks exchange their status, settings and worker addresses through
 // allGather, create endpoints with UCP_ERR_HANDLING_MODE_PEER, agree on whether every endpoint
