@@ -6,6 +6,7 @@
 
 #include "core/deadline.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "core/stream_copy.h"
 #include "exec/call_fingerprint.h"
 #include "reduce/reduce.h"
@@ -508,8 +509,15 @@ void Executor::run(const Schedule& s, const void* input, void* output, uint64_t 
               flushEvents, health);
   } catch (...) {
     // Messages sent from the user's buffers may still be queued, and the caller may free them
-    // once we return: they move into their slots.
-    if (r.sentFromBuffers) transport_.releaseCallerMemory();
+    // once we return: they move into their slots (TCP), or leave or are dropped (UCX). The
+    // error to report is the first one.
+    if (r.sentFromBuffers) {
+      try {
+        transport_.releaseCallerMemory();
+      } catch (const Error& e) {
+        log(LogLevel::Info, "rank {}: after the collective failed: {}", s.rank, e.what());
+      }
+    }
     throw;
   }
 }

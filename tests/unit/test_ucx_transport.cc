@@ -395,6 +395,56 @@ TEST_P(Ucx, ReleaseCallerMemoryWaitsForTheSendsInTheRange) {
   });
 }
 
+// Sends from the caller's memory that cannot leave (the receiver does not read) and an abort:
+// releaseCallerMemory closes their endpoint by force, so that UCX no longer holds the memory,
+// and the peer is broken from then on.
+TEST_P(Ucx, AbortedReleaseDropsTheSendsFromTheCallersMemory) {
+  const size_t slot = 4 << 20;
+  const int depth = 8;
+  std::atomic<bool> abortFlag{false};
+  std::barrier<> sync(2);
+  ThreadGather gather(2);
+  runRanks(2, [&](int rank) {
+    UcxOptions o = options(rank, 2, {1 - rank}, slot, depth);
+    o.abortFlag = &abortFlag;
+    UcxTransport t(o, gather.rank(rank));
+    sync.arrive_and_wait();
+    if (rank == 0) {
+      SendChannel& out = t.sendChannel(1);
+      std::vector<uint8_t> mine(slot * depth);
+      for (int m = 0; m < depth; ++m) {
+        fill(mine.data() + size_t(m) * slot, slot, 0, 1, m);
+        ASSERT_NE(waitSlot(out, slot), nullptr) << m;
+        out.postFrom(mine.data() + size_t(m) * slot, slot);
+      }
+      EXPECT_TRUE(t.progress()) << "every send completed unread: the test proves nothing";
+      abortFlag = true;
+      const auto start = std::chrono::steady_clock::now();
+      try {
+        t.releaseCallerMemory(nullptr, SIZE_MAX);
+        ADD_FAILURE() << "released with sends in flight and the abort flag set";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.code(), strataAborted) << e.what();
+      }
+      EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
+      EXPECT_FALSE(t.progress()) << "a send still holds the caller's memory";
+      try {
+        t.releaseCallerMemory(nullptr, SIZE_MAX);  // nothing left: returns at once
+      } catch (const Error& e) {
+        ADD_FAILURE() << "a second release still found sends: " << e.what();
+      }
+      std::memset(mine.data(), 0x5A, mine.size());
+      try {
+        out.trySlot(slot);
+        ADD_FAILURE() << "the peer whose sends were dropped still takes messages";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.code(), strataRemoteError) << e.what();
+      }
+    }
+    sync.arrive_and_wait();  // rank 1 never read
+  });
+}
+
 // Waits for `flag` while the transport progresses, as a rank inside a collective does (a closing
 // peer's endpoint flush may need this side's worker to answer).
 void progressUntil(Transport& t, const std::atomic<bool>& flag) {
