@@ -261,7 +261,7 @@ class UcxTransport::UcxSend final : public SendChannel {
       param.op_attr_mask |= UCP_OP_ATTR_FIELD_MEMORY_TYPE;
       param.memory_type = UCS_MEMORY_TYPE_HOST;
       op.from = from;
-      ++t_.sendsFromCaller_;
+      t_.sendsFromCaller_.push_back(&op);
     } else {
       param.op_attr_mask |= UCP_OP_ATTR_FIELD_MEMH;
       param.memh = p_.sendSlots.memh;
@@ -707,7 +707,9 @@ void UcxTransport::sendDone(Op& op) {
   --sendsInFlight_;
   if (op.from) {
     op.from = nullptr;
-    --sendsFromCaller_;
+    auto it = std::find(sendsFromCaller_.begin(), sendsFromCaller_.end(), &op);
+    *it = sendsFromCaller_.back();
+    sendsFromCaller_.pop_back();
   }
 }
 
@@ -716,16 +718,14 @@ void UcxTransport::sendDone(Op& op) {
 // overlapping ones. They need only this rank's progress, and the peer's, which every rank
 // waiting in a collective makes.
 void UcxTransport::releaseCallerMemory(const void* from, size_t bytes) {
-  if (sendsFromCaller_ == 0 || !worker_) return;
+  if (sendsFromCaller_.empty() || !worker_) return;
   const auto lo = reinterpret_cast<uintptr_t>(from);
   const uintptr_t hi = from ? lo + bytes : UINTPTR_MAX;
   auto overlapping = [&] {
-    if (sendsFromCaller_ == 0) return false;
-    for (const Peer* peer : served_)
-      for (const Op& op : peer->sends) {
-        const auto at = reinterpret_cast<uintptr_t>(op.from);
-        if (op.from && at < hi && at + op.bytes > lo) return true;
-      }
+    for (const Op* op : sendsFromCaller_) {
+      const auto at = reinterpret_cast<uintptr_t>(op->from);
+      if (at < hi && at + op->bytes > lo) return true;
+    }
     return false;
   };
   if (!overlapping()) return;
@@ -758,8 +758,8 @@ void UcxTransport::releaseCallerMemory(const void* from, size_t bytes) {
 void UcxTransport::abandonCallerSends(const std::string& why) {
   std::vector<void*> closing;
   for (Peer* peer : served_) {
-    const bool holds = std::any_of(peer->sends.begin(), peer->sends.end(),
-                                   [](const Op& op) { return op.from != nullptr; });
+    const bool holds = std::any_of(sendsFromCaller_.begin(), sendsFromCaller_.end(),
+                                   [&](const Op* op) { return op->peer == peer; });
     if (!holds || !peer->ep) continue;
     ucp_request_param_t param{};
     param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
@@ -774,7 +774,7 @@ void UcxTransport::abandonCallerSends(const std::string& why) {
   Backoff backoff(kWaitSpins);
   for (;;) {
     ucp_worker_progress(worker_);
-    bool pending = sendsFromCaller_ > 0;
+    bool pending = !sendsFromCaller_.empty();
     for (void*& r : closing) {
       if (r && ucp_request_check_status(r) != UCS_INPROGRESS) {
         ucp_request_free(r);
@@ -787,9 +787,9 @@ void UcxTransport::abandonCallerSends(const std::string& why) {
   }
   for (void* r : closing)
     if (r) ucp_request_free(r);
-  if (sendsFromCaller_ > 0)
+  if (!sendsFromCaller_.empty())
     log(LogLevel::Warn, "ucx transport of rank {}: {} sends from the caller's buffers outlived "
-        "their endpoints' forced close", options_.rank, sendsFromCaller_);
+        "their endpoints' forced close", options_.rank, sendsFromCaller_.size());
 }
 
 bool UcxTransport::progress() {

@@ -148,7 +148,7 @@ class UcxTransport final : public Transport {
   std::vector<Peer*> controlArrived_;         // control receives completed since the last tick
   std::vector<Peer*> creditBlocked_;          // credits to send once their control send is done
   uint64_t sendsInFlight_ = 0;                // data and control sends not yet completed
-  uint64_t sendsFromCaller_ = 0;              // of them, data sends from the caller's memory
+  std::vector<Op*> sendsFromCaller_;          // of them, data sends from the caller's memory
   std::optional<Error> failure_;              // sticky: a message was lost
 };
 
