@@ -182,7 +182,9 @@ std::unique_ptr<Transport> Comm::connectTransports(const strataUniqueId& id, con
       o.depth = config_.fifoDepth;
       o.timeoutSec = config_.timeoutSec;
       o.abortFlag = abortFlag_;
-      if (!everyRankHasRdma()) o.socketSegmentBytes = o.slotBytes;
+      // A segment is a buffer per endpoint and direction: a slot's worth, up to 1 MiB (a larger
+      // STRATA_CHUNK_BYTES then travels in pieces rather than in buffers of its size per peer).
+      if (!everyRankHasRdma()) o.socketSegmentBytes = std::min<size_t>(o.slotBytes, 1 << 20);
       try {
         transports.push_back(std::make_unique<UcxTransport>(o, allGather));
       } catch (const UcxUnavailable& e) {

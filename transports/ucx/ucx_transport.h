@@ -71,7 +71,8 @@ struct UcxOptions {
   int depth = 0;           // send slots and receive slots per peer
   double timeoutSec = 300;  // bound on the setup (and on the flush at destruction)
   // Where UCX runs over sockets: the size of its TCP send and receive segments (UCX_TCP_TX_SEG_SIZE
-  // and RX_SEG_SIZE, unless set), the same on every rank. 0: UCX's defaults.
+  // and RX_SEG_SIZE, unless set), the same on every rank; a buffer per endpoint and direction.
+  // 0: UCX's defaults.
   size_t socketSegmentBytes = 0;
   const std::atomic<bool>* abortFlag = nullptr;
 };
