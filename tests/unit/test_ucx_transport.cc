@@ -396,25 +396,26 @@ TEST_P(Ucx, ReleaseCallerMemoryWaitsForTheSendsInTheRange) {
 }
 
 // Sends from the caller's memory that cannot leave (the receiver does not read) and an abort:
-// releaseCallerMemory closes their endpoint by force, so that UCX no longer holds the memory,
-// and the peer is broken from then on.
-TEST_P(Ucx, AbortedReleaseDropsTheSendsFromTheCallersMemory) {
+// releaseCallerMemory gives up at once with strataAborted instead of waiting out its timeout.
+// The sends still hold the memory (it outlives the transport here); once the receiver reads,
+// they complete and everything arrives intact.
+TEST_P(Ucx, AbortEndsAReleaseThatWaitsForSendsFromTheCallersMemory) {
   const size_t slot = 4 << 20;
   const int depth = 8;
   std::atomic<bool> abortFlag{false};
   std::barrier<> sync(2);
   ThreadGather gather(2);
   runRanks(2, [&](int rank) {
+    std::vector<uint8_t> mine(slot * depth);  // declared first: outlives the transport
     UcxOptions o = options(rank, 2, {1 - rank}, slot, depth);
-    o.abortFlag = &abortFlag;
+    if (rank == 0) o.abortFlag = &abortFlag;
     UcxTransport t(o, gather.rank(rank));
     sync.arrive_and_wait();
     if (rank == 0) {
       SendChannel& out = t.sendChannel(1);
-      std::vector<uint8_t> mine(slot * depth);
       for (int m = 0; m < depth; ++m) {
         fill(mine.data() + size_t(m) * slot, slot, 0, 1, m);
-        ASSERT_NE(waitSlot(out, slot), nullptr) << m;
+        if (!waitSlot(out, slot)) break;
         out.postFrom(mine.data() + size_t(m) * slot, slot);
       }
       EXPECT_TRUE(t.progress()) << "every send completed unread: the test proves nothing";
@@ -426,22 +427,16 @@ TEST_P(Ucx, AbortedReleaseDropsTheSendsFromTheCallersMemory) {
       } catch (const Error& e) {
         EXPECT_EQ(e.code(), strataAborted) << e.what();
       }
-      EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
-      EXPECT_FALSE(t.progress()) << "a send still holds the caller's memory";
-      try {
-        t.releaseCallerMemory(nullptr, SIZE_MAX);  // nothing left: returns at once
-      } catch (const Error& e) {
-        ADD_FAILURE() << "a second release still found sends: " << e.what();
-      }
-      std::memset(mine.data(), 0x5A, mine.size());
-      try {
-        out.trySlot(slot);
-        ADD_FAILURE() << "the peer whose sends were dropped still takes messages";
-      } catch (const Error& e) {
-        EXPECT_EQ(e.code(), strataRemoteError) << e.what();
-      }
+      EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+                kSetupSec / 4)
+          << "the abort did not end the wait";
+      sync.arrive_and_wait();
+      drain(t);  // the receiver reads now
+    } else {
+      sync.arrive_and_wait();
+      for (int m = 0; m < depth; ++m) expectMessage(t, 0, 1, m, slot);
     }
-    sync.arrive_and_wait();  // rank 1 never read
+    sync.arrive_and_wait();
   });
 }
 

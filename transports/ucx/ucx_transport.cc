@@ -737,59 +737,17 @@ void UcxTransport::releaseCallerMemory(const void* from, size_t bytes) {
     for (int i = 0; i < kProgressRounds && ucp_worker_progress(worker_) != 0; ++i) {
     }
     if (!overlapping()) return;
-    if (options_.abortFlag && options_.abortFlag->load(std::memory_order_relaxed)) {
-      abandonCallerSends("aborted while messages sent from the caller's buffers were leaving");
+    // Given up, the sends still hold the memory until they complete or the transport closes.
+    // Closing their endpoints by force here was tried: UCX 1.13's TCP then crashed in a later
+    // progress when the peer closed too (2026-11-27, docs/transports.md).
+    if (options_.abortFlag && options_.abortFlag->load(std::memory_order_relaxed))
       fail(strataAborted, "ucx transport of rank {}: aborted while messages sent from the "
            "caller's buffers were leaving", options_.rank);
-    }
-    if (deadline.expired()) {
-      const std::string why = fmt::format("timed out after {:.3g} s waiting for messages sent "
-                                          "from the caller's buffers to leave", deadline.seconds());
-      abandonCallerSends(why);
-      fail(strataTimeout, "ucx transport of rank {}: {}", options_.rank, why);
-    }
+    if (deadline.expired())
+      fail(strataTimeout, "ucx transport of rank {}: timed out after {:.3g} s waiting for "
+           "messages sent from the caller's buffers to leave", options_.rank, deadline.seconds());
     if (!waitForEvents(1000)) backoff.pause();
   }
-}
-
-// The caller's memory must be free of UCX when this returns, and the sends that hold it could
-// not complete: the endpoints that carry them are closed by force (UCX completes their requests
-// as cancelled), and those peers are broken from then on.
-void UcxTransport::abandonCallerSends(const std::string& why) {
-  std::vector<void*> closing;
-  for (Peer* peer : served_) {
-    const bool holds = std::any_of(sendsFromCaller_.begin(), sendsFromCaller_.end(),
-                                   [&](const Op* op) { return op->peer == peer; });
-    if (!holds || !peer->ep) continue;
-    ucp_request_param_t param{};
-    param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
-    param.flags = UCP_EP_CLOSE_FLAG_FORCE;
-    ucs_status_ptr_t r = ucp_ep_close_nbx(peer->ep, &param);
-    if (UCS_PTR_IS_PTR(r)) closing.push_back(r);
-    peer->ep = nullptr;
-    peerFailed(*peer, fmt::format("closed: {}", why));
-  }
-  // A forced close completes locally; bounded anyway.
-  Deadline deadline(std::min(options_.timeoutSec, 5.0));
-  Backoff backoff(kWaitSpins);
-  for (;;) {
-    ucp_worker_progress(worker_);
-    bool pending = !sendsFromCaller_.empty();
-    for (void*& r : closing) {
-      if (r && ucp_request_check_status(r) != UCS_INPROGRESS) {
-        ucp_request_free(r);
-        r = nullptr;
-      }
-      pending = pending || r;
-    }
-    if (!pending || deadline.expired()) break;
-    backoff.pause();
-  }
-  for (void* r : closing)
-    if (r) ucp_request_free(r);
-  if (!sendsFromCaller_.empty())
-    log(LogLevel::Warn, "ucx transport of rank {}: {} sends from the caller's buffers outlived "
-        "their endpoints' forced close", options_.rank, sendsFromCaller_.size());
 }
 
 bool UcxTransport::progress() {

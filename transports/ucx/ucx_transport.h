@@ -110,8 +110,8 @@ class UcxTransport final : public Transport {
   bool eventDriven(int) const override { return eventFd_ >= 0; }
   // Waits (bounded by timeoutSec and the abort flag) for the sends from the caller's memory that
   // overlap the range to complete: UCX, not Strata, holds their bytes. If they cannot (timeout,
-  // abort), the endpoints that carry them are closed by force before it throws, so that UCX
-  // never reads that memory again; those peers are then broken.
+  // abort), it throws, and those sends keep the memory until they complete or the transport is
+  // destroyed.
   void releaseCallerMemory(const void* from, size_t bytes) override;
 
   struct Peer;
@@ -131,7 +131,6 @@ class UcxTransport final : public Transport {
   template <typename Send>
   void startSend(Op& op, Send&& send);
   void sendDone(Op& op);
-  void abandonCallerSends(const std::string& why);
   void maybeSendCredit(Peer& peer);
   void handleControl(Peer& peer);
   void peerFailed(Peer& peer, const std::string& why);
