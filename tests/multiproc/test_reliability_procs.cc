@@ -335,7 +335,11 @@ TEST(Reliability, StoppedRankIsCaughtByTheDeadline) {
     const RankReport& rep = sh->reports[r];
     EXPECT_TRUE(WIFEXITED(out.status[size_t(r)]) && WEXITSTATUS(out.status[size_t(r)]) == 0)
         << "rank " << r << " status " << out.status[size_t(r)] << ": " << rep.text;
-    EXPECT_EQ(rep.result, strataTimeout) << rep.text;
+    // Its own deadline, or (on a host whose other rank's deadline passed first) that rank's
+    // giving up, which carries the same timeout text.
+    const bool othersTimeout = rep.result == strataRemoteError &&
+                               std::string(rep.text).find("gave up on collective") != std::string::npos;
+    EXPECT_TRUE(rep.result == strataTimeout || othersTimeout) << rep.result << ": " << rep.text;
     const double detect = double(rep.errorNs - sh->killNs.load()) / 1e9;
     EXPECT_LE(detect, 2 * c.timeoutSec);
     const std::string text = rep.text;
