@@ -509,8 +509,8 @@ void Executor::run(const Schedule& s, const void* input, void* output, uint64_t 
               flushEvents, health);
   } catch (...) {
     // Messages sent from the user's buffers may still be queued, and the caller may free them
-    // once we return: they move into their slots (TCP), or leave or are dropped (UCX). The
-    // error to report is the first one.
+    // once we return: they move into their slots (TCP), or are waited for (UCX, bounded; those
+    // that cannot leave keep the memory, docs/transports.md). The error to report is the first.
     if (r.sentFromBuffers) {
       try {
         transport_.releaseCallerMemory();
