@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -40,23 +41,55 @@ struct Cursor {
   int32_t lane = -1;
 };
 
+// What the walk reads of a rank's phases to move through them: their lags and iteration counts
+// and the lanes. Fast mode keeps one copy per distinct shape (every rank of a hierarchical
+// all-reduce has the same), hot in the cache, where each schedule's own lie all over the heap.
+struct Shape {
+  std::vector<uint32_t> lag, iterations;
+  Lanes lanes;
+  explicit Shape(const Schedule& s) : lanes(s.lanes) {
+    for (const Phase& p : s.phases) {
+      lag.push_back(p.chunkLag);
+      iterations.push_back(p.iterations);
+    }
+  }
+  uint64_t hash() const {
+    uint64_t h = 0xcbf29ce484222325ull;
+    auto mix = [&h](uint64_t v) { h = (h ^ v) * 0x100000001b3ull; };
+    for (size_t p = 0; p < lag.size(); ++p)
+      mix((uint64_t(lag[p]) << 32) ^ iterations[p] ^ (uint64_t(lanes.of.empty() ? 0 : lanes.of[p]) << 48));
+    return h;
+  }
+  bool operator==(const Shape& o) const {
+    return lag == o.lag && iterations == o.iterations && lanes.count == o.lanes.count && lanes.of == o.lanes.of &&
+           lanes.after == o.lanes.after && lanes.first == o.lanes.first && lanes.next == o.lanes.next;
+  }
+};
+size_t phaseCount(const Schedule& s) { return s.phases.size(); }
+size_t phaseCount(const Shape& s) { return s.lag.size(); }
+uint32_t lagOf(const Schedule& s, uint32_t p) { return s.phases[p].chunkLag; }
+uint32_t lagOf(const Shape& s, uint32_t p) { return s.lag[p]; }
+uint32_t iterationsOf(const Schedule& s, uint32_t p) { return s.phases[p].iterations; }
+uint32_t iterationsOf(const Shape& s, uint32_t p) { return s.iterations[p]; }
+
 // Moves the cursor onto the next step that exists at or after it (its chunk in range); false
-// when the program is over.
+// when the program is over. S is a Schedule or its Shape.
 // chunks and tEnd are the schedule's (Walkers keeps them per rank: computing them is a pass over
 // the phases, too slow for every step).
-bool settle(const Schedule& s, size_t chunks, uint64_t tEnd, Cursor& c) {
+template <typename S>
+bool settle(const S& s, size_t chunks, uint64_t tEnd, Cursor& c) {
   const bool lane = c.lane >= 0;
-  while (lane && c.p < s.phases.size() && s.lanes.of[c.p] != c.lane) ++c.p;  // a fresh or reset cursor
+  const size_t phases = phaseCount(s);
+  while (lane && c.p < phases && s.lanes.of[c.p] != c.lane) ++c.p;  // a fresh or reset cursor
   while (c.t < tEnd) {
-    if (c.p >= s.phases.size()) {
+    if (c.p >= phases) {
       ++c.t;
       c.p = lane ? s.lanes.first[size_t(c.lane)] : 0;
       c.it = 0;
       continue;
     }
-    const Phase& ph = s.phases[c.p];
-    const int64_t chunk = int64_t(c.t) - int64_t(ph.chunkLag);
-    if (c.it >= ph.iterations || chunk < 0 || chunk >= int64_t(chunks)) {
+    const int64_t chunk = int64_t(c.t) - int64_t(lagOf(s, c.p));
+    if (c.it >= iterationsOf(s, c.p) || chunk < 0 || chunk >= int64_t(chunks)) {
       c.p = lane ? s.lanes.next[c.p] : c.p + 1;
       c.it = 0;
       continue;
@@ -66,11 +99,13 @@ bool settle(const Schedule& s, size_t chunks, uint64_t tEnd, Cursor& c) {
   return false;
 }
 
-size_t chunkOf(const Schedule& s, const Cursor& c) { return c.t - s.phases[c.p].chunkLag; }
+template <typename S>
+size_t chunkOf(const S& s, const Cursor& c) { return c.t - lagOf(s, c.p); }
 
 // Whether the settled cursor of phase q's lane is past q's step on `chunk`.
-bool passed(const Schedule& s, const Cursor& c, uint32_t q, size_t chunk) {
-  const uint64_t t = chunk + s.phases[q].chunkLag;
+template <typename S>
+bool passed(const S& s, const Cursor& c, uint32_t q, size_t chunk) {
+  const uint64_t t = chunk + lagOf(s, q);
   return c.t > t || (c.t == t && c.p > q);
 }
 
@@ -191,6 +226,61 @@ std::vector<Schedule> buildAll(const FabricGraph& graph, const PlanRequest& base
   for (int r = 0; r < base.nranks; ++r) {
     req.rank = r;
     all.push_back(algo.build(req));
+  }
+  return all;
+}
+
+// ---- Server symmetry (docs/simulator.md, "Symmetry") ------------------------------------------
+
+// Whether b (GPU k of a server with P GPUs) runs a's schedule (GPU 0 of the same server) with
+// every peer's GPU number shifted by k: the same phases, lanes and iterations, peers compared on
+// every iteration of short phases and on five of long ones.
+//
+// Message sizes are compared summed over those steps on the first and last chunk, within 1 %: a
+// buffer that does not split evenly leaves the blocks at its tail short, and which GPU carries a
+// short block differs from step to step (a few messages of GPU 7 of the last servers may be a
+// fraction of GPU 0's), so step by step they cannot agree. GPU 0's sizes then stand for all.
+bool rotatedCopy(const Schedule& a, const Schedule& b, int k, int P) {
+  auto rot = [&](int r) { return r < 0 ? r : r - r % P + (r % P + k) % P; };
+  const size_t chunks = a.chunksPerBlock();
+  if (a.phases.size() != b.phases.size() || chunks != b.chunksPerBlock() || a.concurrentLanes() != b.concurrentLanes())
+    return false;
+  if (a.concurrentLanes() && (a.lanes.of != b.lanes.of || a.lanes.after != b.lanes.after)) return false;
+  double bytesA = 0, bytesB = 0;
+  for (size_t p = 0; p < a.phases.size(); ++p) {
+    const Phase &pa = a.phases[p], &pb = b.phases[p];
+    if (pa.kind != pb.kind || pa.iterations != pb.iterations || pa.chunkLag != pb.chunkLag) return false;
+    const uint32_t n = pa.iterations;
+    const uint32_t sample[] = {0, 1, 2, n / 2, n - 1};
+    for (uint32_t i = 0; i < (n <= 8 ? n : 5); ++i) {
+      const uint32_t it = n <= 8 ? i : sample[i];
+      const StepInstance x = a.step(pa, it), y = b.step(pb, it);
+      if (stepSends(pa.kind) && y.sendPeer != rot(x.sendPeer)) return false;
+      if (stepReceives(pa.kind) && y.recvPeer != rot(x.recvPeer)) return false;
+      if (!stepSends(pa.kind) || chunks == 0) continue;
+      for (const size_t c : {size_t(0), chunks - 1}) {
+        bytesA += double(messageBytes(a, x, c));
+        bytesB += double(messageBytes(b, y, c));
+      }
+    }
+  }
+  return std::abs(bytesA - bytesB) <= 0.01 * std::max(bytesA, bytesB);
+}
+
+// Every server's GPU 0's schedule (the other entries left empty) when each of its other GPUs'
+// is a rotated copy of it (built, compared and dropped, so that memory holds one schedule per
+// server); empty when some is not.
+std::vector<Schedule> buildServerSymmetric(const PlanRequest& base, const AlgorithmInfo& algo, int P) {
+  std::vector<Schedule> all(size_t(base.nranks));
+  PlanRequest req = base;
+  for (int first = 0; first < base.nranks; first += P) {
+    req.rank = first;
+    Schedule lead = algo.build(req);
+    for (int k = 1; k < P; ++k) {
+      req.rank = first + k;
+      if (!rotatedCopy(lead, algo.build(req), k, P)) return {};
+    }
+    all[size_t(first)] = std::move(lead);
   }
   return all;
 }
@@ -554,8 +644,14 @@ class FastSim {
       std::priority_queue<std::pair<double, int>, std::vector<std::pair<double, int>>, std::greater<>>;
 
  public:
-  FastSim(const FabricGraph& g, std::vector<Schedule> sched, const SimOptions& o)
-      : g_(g), opt_(o), sched_(std::move(sched)), walkers_(sched_), acct_(g) {
+  // Thrown when a step pattern turns out not to treat every rail alike: simulate() then walks
+  // every rank.
+  struct SymmetryBroken {};
+
+  // symmetry: 1, or the GPUs per server when `sched` holds the schedules of each server's GPU 0
+  // only and the others' are those rotated (buildServerSymmetric).
+  FastSim(const FabricGraph& g, const std::vector<Schedule>& sched, const SimOptions& o, uint32_t symmetry)
+      : g_(g), opt_(o), sched_(sched), walkers_(sched_), acct_(g), sym_(symmetry) {
     reduceRate_ = o.reduceBytesPerSec > 0 ? o.reduceBytesPerSec : g.reduceBytesPerSec;
     n_ = int(sched_.size());
     procs_.resize(walkers_.size());
@@ -566,18 +662,34 @@ class FastSim {
     laneDoneBase_.assign(sched_.size(), UINT64_MAX);
     uint64_t total = 0;
     for (size_t r = 0; r < sched_.size(); ++r)
-      if (sched_[r].concurrentLanes()) {
+      if (walked(int(r)) && sched_[r].concurrentLanes()) {
         laneDoneBase_[r] = total;
         total += sched_[r].phases.size() * sched_[r].chunksPerBlock();
       }
     laneDoneAt_.assign(total, 0.f);
+    shapeOf_.assign(sched_.size(), 0);
+    std::unordered_multimap<uint64_t, uint32_t> byHash;
+    for (int r = 0; r < n_; r += int(sym_)) {
+      Shape shape(sched_[size_t(r)]);
+      const uint64_t h = shape.hash();
+      uint32_t index = uint32_t(shapes_.size());
+      for (auto [at, end] = byHash.equal_range(h); at != end; ++at)
+        if (shapes_[at->second] == shape) index = at->second;
+      if (index == shapes_.size()) {
+        byHash.emplace(h, index);
+        shapes_.push_back(std::move(shape));
+      }
+      shapeOf_[size_t(r)] = index;
+    }
+    setUpStepCache();
     analysePhases();
     analyseChunks();
   }
 
   double run() {
     WorkQueue work;
-    for (size_t w = 0; w < walkers_.size(); ++w) work.push({0.0, int(w)});
+    for (size_t w = 0; w < walkers_.size(); ++w)
+      if (walked(walkers_.rank[w])) work.push({0.0, int(w)});
     for (;;) {
       while (!work.empty()) {
         const int w = work.top().second;
@@ -591,6 +703,7 @@ class FastSim {
     for (size_t w = 0; w < walkers_.size(); ++w) {
       const Proc& P = procs_[w];
       const int r = walkers_.rank[w];
+      if (!walked(r)) continue;
       STRATA_CHECK(P.done, strataInternalError, "simulation of '{}' stalled: rank {}: {}",
                    sched_[size_t(r)].algorithm, r, stalledWalkers(procs_, walkers_, r));
       end = std::max(end, P.clock);
@@ -599,6 +712,7 @@ class FastSim {
   }
 
   Accounting& accounting() { return acct_; }
+  uint32_t symmetry() const { return sym_; }
   uint64_t patterns() const { return solved_; }
   uint64_t skippedChunkSteps() const { return skippedT_; }
   uint32_t collapsedPhases() const {
@@ -692,7 +806,7 @@ class FastSim {
   // receives are), long enough to be worth it.
   void analysePhases() {
     size_t maxPhases = 0;
-    for (const Schedule& s : sched_) maxPhases = std::max(maxPhases, s.phases.size());
+    for (int r = 0; r < n_; r += int(sym_)) maxPhases = std::max(maxPhases, sched_[size_t(r)].phases.size());
     info_.resize(maxPhases);
     for (size_t p = 0; p < maxPhases; ++p) {
       PhaseInfo& in = info_[p];
@@ -702,7 +816,8 @@ class FastSim {
       if (p >= s0.phases.size()) ringLike = false;
       const StepKind kind = p < s0.phases.size() ? s0.phases[p].kind : StepKind::Send;
       in.iterations = p < s0.phases.size() ? s0.phases[p].iterations : 0;
-      for (const Schedule& s : sched_) {
+      for (int r = 0; r < n_; r += int(sym_)) {
+        const Schedule& s = sched_[size_t(r)];
         if (p >= s.phases.size()) {
           ringLike = false;
           continue;
@@ -716,14 +831,12 @@ class FastSim {
       ringLike = ringLike && in.invariant && in.iterations > opt_.keptIterations + 1;
       if (ringLike) {
         for (int r = 0; r < n_ && ringLike; ++r) {
-          const Schedule& s = sched_[size_t(r)];
-          const StepInstance a = s.step(s.phases[p], 0);
+          const StepInstance a = stepOf(r, uint32_t(p), 0);
           if (a.sendPeer < 0 || a.sendPeer >= n_ || a.sendPeer == r) {
             ringLike = false;
             break;
           }
-          const Schedule& q = sched_[size_t(a.sendPeer)];
-          if (q.step(q.phases[p], 0).recvPeer != r) ringLike = false;
+          if (stepOf(a.sendPeer, uint32_t(p), 0).recvPeer != r) ringLike = false;
         }
       }
       in.collapse = ringLike;
@@ -750,11 +863,11 @@ class FastSim {
   void analyseChunks() {
     if (!opt_.collapse) return;
     const uint64_t tEnd = sched_[0].chunksPerBlock() + sched_[0].maxChunkLag();
-    for (const Schedule& s : sched_)
+    for (const Schedule& s : walkedSchedules())
       if (s.chunksPerBlock() == 0 || s.chunksPerBlock() + s.maxChunkLag() != tEnd) return;
     const uint32_t lag = sched_[0].maxChunkLag();
     // Twice the lag fills a pipeline whose climb and descent both lag; a few more t settle it.
-    for (const Schedule& s : sched_) {
+    for (const Schedule& s : walkedSchedules()) {
       if (!s.concurrentLanes()) continue;
       // A deep pipeline of concurrent lanes (a tree's climb and descent) is not periodic yet
       // after any warm-up short enough to save time: its chunk loop is walked in full.
@@ -770,7 +883,8 @@ class FastSim {
 
   void releaseCut(WorkQueue& work) {
     bool allThere = true;
-    for (const Proc& P : procs_) allThere = allThere && (P.done || P.cur.t >= warmup_);
+    for (size_t w = 0; w < procs_.size(); ++w)
+      allThere = allThere && (!walked(walkers_.rank[w]) || procs_[w].done || procs_[w].cur.t >= warmup_);
     double period = 0;
     for (int w : atCut_) {
       const Proc& P = procs_[size_t(w)];
@@ -805,13 +919,13 @@ class FastSim {
       if (!stepSends(ph.kind)) return;
       last = std::min(last, ph.iterations);
       for (uint32_t i = first; i < last; ++i) {
-        const int peer = s.step(ph, i).sendPeer;
+        const int peer = stepOf(r, p, i).sendPeer;
         if (peer >= 0 && peer != r) sends.push_back(channelKey(r, peer));
       }
     };
     const uint32_t kp = uint32_t(key >> 32), kit = uint32_t(key);
     for (int r = 0; r < n_; ++r) {
-      const Schedule& s = sched_[size_t(r)];
+      const Schedule& s = schedOf(r);
       if (kp < s.phases.size()) {
         if (kit == 0xfffffffeu) addSends(r, s, kp, 0, UINT32_MAX);
         else if (kit == 0xffffffffu) addSends(r, s, kp, 0, 1);
@@ -853,13 +967,64 @@ class FastSim {
       (*pat)[sends[i]] = {float(rates[i]), float(routes[i].latencySec), routes[i].level,
                           routes[i].count ? routes[i].links[0] : UINT32_MAX,
                           routes[i].count ? float(g_.capacity(routes[i].links[0])) : 0.f};
+    if (sym_ > 1) checkSymmetric(*pat);
     bySignature_[signature] = pat;
     patterns_[key] = pat;
     return *pat;
   }
 
+  // ---- Symmetry (docs/simulator.md, "Symmetry") ----
+  // Rank r with its GPU number shifted by k within its server.
+  int rotate(int r, int k) const {
+    const int P = int(sym_), local = r % P;
+    return r - local + (local + k) % P;
+  }
+  bool walked(int r) const { return r % int(sym_) == 0; }
+  // The channel that carries, for GPU 0 of a server, the messages of (src, dst): rotated so that
+  // src is GPU 0 of its server, it is the channel whose messages that (walked) GPU sends.
+  uint32_t inboundIndex(int src, int dst) {
+    if (sym_ == 1) return chanIndex(src, dst);
+    const int k = (int(sym_) - src % int(sym_)) % int(sym_);
+    return chanIndex(rotate(src, k), rotate(dst, k));
+  }
+
+  // The schedule rank r runs: its own, or (not walked) its server's GPU 0's, whose peers
+  // stepOf rotates.
+  const Schedule& schedOf(int r) const { return sched_[size_t(r - r % int(sym_))]; }
+  StepInstance stepOf(int r, uint32_t p, uint32_t it) const {
+    const int k = r % int(sym_);
+    const Schedule& s = sched_[size_t(r - k)];
+    StepInstance inst = s.step(s.phases[p], it);
+    if (k != 0) {
+      if (inst.sendPeer >= 0) inst.sendPeer = rotate(inst.sendPeer, k);
+      if (inst.recvPeer >= 0) inst.recvPeer = rotate(inst.recvPeer, k);
+    }
+    return inst;
+  }
+  // The schedules of the walked ranks.
+  std::vector<std::reference_wrapper<const Schedule>> walkedSchedules() const {
+    std::vector<std::reference_wrapper<const Schedule>> out;
+    for (int r = 0; r < n_; r += int(sym_)) out.push_back(sched_[size_t(r)]);
+    return out;
+  }
+
+  // The fabric must treat every rail alike: each channel's rate, latency and port equal those of
+  // the channel rotated to start at GPU 0 (routing that hashes flows breaks this).
+  void checkSymmetric(const Pattern& pat) const {
+    auto close = [](float x, float y) { return std::abs(x - y) <= 1e-5f * std::max(std::abs(x), std::abs(y)); };
+    for (const auto& [key, e] : pat) {
+      const int src = int(key >> 32), dst = int(uint32_t(key));
+      const int k = (int(sym_) - src % int(sym_)) % int(sym_);
+      if (k == 0) continue;
+      auto base = pat.find(channelKey(rotate(src, k), rotate(dst, k)));
+      if (base == pat.end() || !close(base->second.rate, e.rate) || !close(base->second.latency, e.latency) ||
+          base->second.level != e.level || !close(base->second.portRate, e.portRate))
+        throw SymmetryBroken{};
+    }
+  }
+
   const PatternEntry& rateOf(int r, uint32_t p, uint32_t it, int peer) {
-    const Schedule& s = sched_[size_t(r)];
+    const Schedule& s = schedOf(r);
     const Pattern& pat = pattern(patternKey(s, p, it));
     auto e = pat.find(channelKey(r, peer));
     STRATA_CHECK(e != pat.end(), strataInternalError, "rank {} phase {} iteration {}: no pattern entry for its send to {}",
@@ -892,8 +1057,8 @@ class FastSim {
       for (int r = start; !seen[size_t(r)];) {
         seen[size_t(r)] = 1;
         cycle.push_back(r);
-        const Schedule& s = sched_[size_t(r)];
-        const StepInstance inst = s.step(s.phases[p], typical);
+        const Schedule& s = schedOf(r);
+        const StepInstance inst = stepOf(r, p, typical);
         const double bytes = double(messageBytes(s, inst, chunk));
         const PatternEntry& e = rateOf(r, p, typical, inst.sendPeer);
         const double wire = bytes / e.rate;
@@ -910,7 +1075,7 @@ class FastSim {
 
   // A rank's channels are found among those into its peer, sorted by sender: a few dozen entries
   // near each other, where one hash map of every channel missed the cache on each lookup.
-  Chan& chan(int src, int dst) {
+  uint32_t chanIndex(int src, int dst) {
     auto& into = chansInto_[size_t(dst)];
     auto at = std::lower_bound(into.begin(), into.end(), src,
                                [](const std::pair<int, uint32_t>& e, int from) { return e.first < from; });
@@ -918,7 +1083,61 @@ class FastSim {
       at = into.insert(at, {src, uint32_t(chans_.size())});
       chans_.emplace_back();
     }
-    return chans_[at->second];
+    return at->second;
+  }
+  Chan& chan(int src, int dst) { return chans_[chanIndex(src, dst)]; }
+
+  // What a walked rank's step resolves to is the same on every chunk: resolved on the first and
+  // kept, since resolving it costs cache misses in the schedule, the channel lists and the
+  // pattern, and the walk visits each step once per chunk. Ranks whose shape has more steps
+  // than kMaxCachedSteps (long flat rings) resolve every time, and so do one-chunk schedules.
+  struct StepCache {
+    StepInstance inst;
+    uint32_t recvChan = UINT32_MAX;  // steps with one receive
+    uint32_t sendChan = UINT32_MAX;
+    const PatternEntry* entry = nullptr;
+    bool filled = false;
+  };
+  static constexpr uint32_t kMaxCachedSteps = 4096;
+  void setUpStepCache() {
+    shapeSteps_.resize(shapes_.size());
+    std::vector<uint32_t> total(shapes_.size(), 0);
+    for (size_t i = 0; i < shapes_.size(); ++i)
+      for (uint32_t n : shapes_[i].iterations) {
+        shapeSteps_[i].push_back(total[i]);
+        total[i] += n;
+      }
+    stepCacheBase_.assign(sched_.size(), UINT32_MAX);
+    size_t used = 0;
+    for (int r = 0; r < n_; r += int(sym_)) {
+      const uint32_t n = total[shapeOf_[size_t(r)]];
+      // A schedule of one chunk visits each step once: nothing to keep.
+      if (walkers_.chunks[size_t(r)] < 2 || n > kMaxCachedSteps || used + n >= UINT32_MAX) continue;
+      stepCacheBase_[size_t(r)] = uint32_t(used);
+      used += n;
+    }
+    stepCache_.resize(used);
+  }
+  // Rank r's step at the cursor, resolved (null when r's steps are not cached).
+  const StepCache* resolved(int r, const Schedule& s, const Cursor& cur) {
+    const uint32_t base = stepCacheBase_[size_t(r)];
+    if (base == UINT32_MAX) return nullptr;
+    StepCache& sc = stepCache_[base + shapeSteps_[shapeOf_[size_t(r)]][cur.p] + cur.it];
+    if (sc.filled) return &sc;
+    const Phase& ph = s.phases[cur.p];
+    sc.inst = s.step(ph, cur.it);
+    if (stepReceives(ph.kind) && ph.kind != StepKind::RecvReduceAll) {
+      STRATA_CHECK(sc.inst.recvPeer >= 0 && sc.inst.recvPeer < n_, strataInternalError,
+                   "{} rank {}: phase {} iteration {} receives from rank {}", s.algorithm, r, cur.p, cur.it,
+                   sc.inst.recvPeer);
+      sc.recvChan = inboundIndex(sc.inst.recvPeer, r);
+    }
+    if (stepSends(ph.kind) && sc.inst.sendPeer >= 0 && sc.inst.sendPeer < n_ && sc.inst.sendPeer != r) {
+      sc.sendChan = chanIndex(r, sc.inst.sendPeer);
+      sc.entry = &rateOf(r, cur.p, cur.it, sc.inst.sendPeer);
+    }
+    sc.filled = true;
+    return &sc;
   }
 
   // Traffic of the last warm-up t, which every skipped t repeats.
@@ -946,9 +1165,9 @@ class FastSim {
 
   // The time the steps of other lanes that walker's next step waits for end, or a negative
   // value while one of them has not been walked yet (the walker then waits for its rank).
-  double laneReady(int w, int r, const Schedule& s, const Cursor& cur) {
+  double laneReady(int w, int r, const Shape& s, const Cursor& cur) {
     if (cur.lane < 0 || cur.it != 0) return 0;
-    const size_t chunk = chunkOf(s, cur);
+    const size_t chunk = chunkOf(s, cur), chunks = walkers_.chunks[size_t(r)];
     double ready = 0;
     for (uint32_t q : s.lanes.after[cur.p]) {
       const Proc& other = procs_[walkers_.first[size_t(r)] + s.lanes.of[q]];
@@ -957,10 +1176,10 @@ class FastSim {
         return -1;
       }
       // A step on a skipped t ended as the one skippedT_ chunks earlier did, shift_ later.
-      const uint64_t tq = chunk + s.phases[q].chunkLag;
+      const uint64_t tq = chunk + s.lag[q];
       const bool skipped = skippedT_ > 0 && tq >= cutAt_ && tq < cutAt_ + skippedT_;
       const size_t c = skipped ? chunk - skippedT_ : chunk;
-      ready = std::max(ready, double(laneDoneAt_[laneDoneBase_[size_t(r)] + q * s.chunksPerBlock() + c]) +
+      ready = std::max(ready, double(laneDoneAt_[laneDoneBase_[size_t(r)] + q * chunks + c]) +
                                   (skipped ? shift_ : 0.0));
     }
     return ready;
@@ -969,7 +1188,8 @@ class FastSim {
   void runSteps(int w, int r, WorkQueue& work) {
     Proc& P = procs_[size_t(w)];
     const Schedule& s = sched_[size_t(r)];
-    while (settle(s, walkers_.chunks[size_t(r)], walkers_.tEnd[size_t(r)], P.cur)) {
+    const Shape& shape = shapes_[shapeOf_[size_t(r)]];
+    while (settle(shape, walkers_.chunks[size_t(r)], walkers_.tEnd[size_t(r)], P.cur)) {
       // Lanes go in the order of their clocks, so that their port's messages are booked in
       // about the order they are sent (a lone walker books in program order anyway).
       if (P.cur.lane >= 0 && !work.empty() && P.clock > work.top().first) {
@@ -988,12 +1208,23 @@ class FastSim {
       }
       const Phase& ph = s.phases[P.cur.p];
       const PhaseInfo& in = info_[P.cur.p];
-      const size_t chunk = chunkOf(s, P.cur);
-      const double ready = laneReady(w, r, s, P.cur);
+      const size_t chunk = chunkOf(shape, P.cur);
+      const double ready = laneReady(w, r, shape, P.cur);
       if (ready < 0) return;
-      recvPeers(s, P.cur, &peers_, &bytes_);
-      for (int peer : peers_) {
-        Chan& c = chan(peer, r);
+      const StepCache* sc = resolved(r, s, P.cur);
+      recvChans_.clear();
+      if (sc && ph.kind != StepKind::RecvReduceAll) {
+        bytes_.clear();
+        if (sc->recvChan != UINT32_MAX) {
+          recvChans_.push_back(sc->recvChan);
+          bytes_.push_back(messageBytes(s, sc->inst, chunk));
+        }
+      } else {
+        recvPeers(s, P.cur, &peers_, &bytes_);
+        for (int peer : peers_) recvChans_.push_back(inboundIndex(peer, r));
+      }
+      for (uint32_t ci : recvChans_) {
+        Chan& c = chans_[ci];
         if (c.head >= c.q.size()) {
           c.waiter = w;
           return;
@@ -1001,10 +1232,10 @@ class FastSim {
       }
       P.clock = std::max(P.clock, ready);
       ++acct_.steps;
-      if (!peers_.empty()) {
+      if (!recvChans_.empty()) {
         double lastArrival = P.clock, firstByte = 1e300;
-        for (int peer : peers_) {
-          Chan& c = chan(peer, r);
+        for (uint32_t ci : recvChans_) {
+          Chan& c = chans_[ci];
           const double late = double(P.epoch - c.q[c.head].epoch) * shift_;
           lastArrival = std::max(lastArrival, c.q[c.head].arrival + late);
           firstByte = std::min(firstByte, c.q[c.head].firstByte + late);
@@ -1023,14 +1254,14 @@ class FastSim {
       }
       const bool skipAfter = in.collapse && P.cur.it == opt_.keptIterations - 2;
       if (stepSends(ph.kind)) {
-        const StepInstance inst = s.step(ph, P.cur.it);
+        const StepInstance inst = sc ? sc->inst : s.step(ph, P.cur.it);
         STRATA_CHECK(inst.sendPeer >= 0 && inst.sendPeer < n_ && inst.sendPeer != r, strataInternalError,
                      "{} rank {}: phase {} iteration {} sends to rank {}", s.algorithm, r, P.cur.p, P.cur.it,
                      inst.sendPeer);
         const double bytes = double(messageBytes(s, inst, chunk));
-        const PatternEntry& e = rateOf(r, P.cur.p, P.cur.it, inst.sendPeer);
+        const PatternEntry& e = sc ? *sc->entry : rateOf(r, P.cur.p, P.cur.it, inst.sendPeer);
         const double wire = bytes > 0 ? bytes / e.rate : 0;
-        Chan& c = chan(r, inst.sendPeer);
+        Chan& c = sc ? chans_[sc->sendChan] : chan(r, inst.sendPeer);
         const double start = std::max(P.clock, c.freeAt + double(P.epoch - c.freeEpoch) * shift_);
         double finish = start + wire;
         // A pattern's rates see the flows of one step; the sender's port also carries its other
@@ -1058,10 +1289,9 @@ class FastSim {
         c.freeAt = finish;
         c.freeEpoch = P.epoch;
         Msg m{finish - wire + e.latency, finish + e.latency, P.epoch};
-        acct_.add(e.level, bytes);
-        if (P.epoch == 0 && P.cur.t + 1 == warmup_) {
-          addSteady(e.level, bytes, 1);
-        }
+        // Each walked rank stands for sym_ ranks of its server.
+        acct_.add(e.level, bytes * sym_, sym_);
+        if (P.epoch == 0 && P.cur.t + 1 == warmup_) addSteady(e.level, bytes * sym_, sym_);
         if (skipAfter) {
           // Skip iterations keptIterations-1 .. iterations-2: everything this rank does from
           // here on, and the message it just sent, happens that many periods later.
@@ -1072,8 +1302,8 @@ class FastSim {
           c.freeAt += shift;
           if (e.port != UINT32_MAX && P.cur.lane < 0) ports_[e.port].freeAt += shift;
           P.clock += shift;
-          acct_.add(e.level, bytes * skipped, skipped);
-          if (P.epoch == 0 && P.cur.t + 1 == warmup_) addSteady(e.level, bytes * skipped, skipped);
+          acct_.add(e.level, bytes * skipped * sym_, skipped * sym_);
+          if (P.epoch == 0 && P.cur.t + 1 == warmup_) addSteady(e.level, bytes * skipped * sym_, skipped * sym_);
         }
         c.q.push_back(m);
         if (c.waiter >= 0) {
@@ -1096,9 +1326,10 @@ class FastSim {
 
   const FabricGraph& g_;
   SimOptions opt_;
-  std::vector<Schedule> sched_;
+  const std::vector<Schedule>& sched_;
   Walkers walkers_;
   Accounting acct_;
+  uint32_t sym_ = 1;  // GPUs per server when only GPU 0 of each server walks, else 1
   double reduceRate_ = 1e12;
   int n_ = 0;
   std::vector<Proc> procs_;  // per walker
@@ -1106,6 +1337,8 @@ class FastSim {
   std::vector<uint64_t> laneDoneBase_;        // per rank: its first entry in laneDoneAt_
   std::vector<float> laneDoneAt_;             // per rank, phase and chunk: when its steps ended
   std::vector<PhaseInfo> info_;
+  std::vector<Shape> shapes_;       // distinct shapes of the walked ranks' schedules
+  std::vector<uint32_t> shapeOf_;   // per rank: its shape's index
   std::unordered_map<uint64_t, std::shared_ptr<Pattern>> patterns_, bySignature_;
   std::unordered_map<uint64_t, std::vector<float>> periods_;
   std::vector<Chan> chans_;                                       // every channel seen
@@ -1124,6 +1357,10 @@ class FastSim {
   uint64_t steadyMessages_ = 0;
   std::vector<int> peers_;
   std::vector<size_t> bytes_;
+  std::vector<uint32_t> recvChans_;
+  std::vector<std::vector<uint32_t>> shapeSteps_;  // per shape: per phase, its first step's index
+  std::vector<uint32_t> stepCacheBase_;            // per rank: its first StepCache, or UINT32_MAX
+  std::vector<StepCache> stepCache_;
 };
 
 }  // namespace
@@ -1139,6 +1376,7 @@ std::string SimResult::describe() const {
   std::string s = fmt::format("{:.6g} s simulated, {} messages, {} steps walked, {:.3f} s wall, {:.1f} MiB peak RSS",
                               seconds, messages, simulatedSteps, wallSeconds, double(peakRssBytes) / (1 << 20));
   for (const TrafficLevel& t : traffic) s += fmt::format("; {} {:.4g} GB", t.name, t.bytes / 1e9);
+  if (symmetry > 1) s += fmt::format("; walked 1 rank in {} (server symmetry)", symmetry);
   return s;
 }
 
@@ -1185,7 +1423,6 @@ SimResult simulate(const FabricGraph& graph, const PlanRequest& base, const Algo
                    const SimOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   SimResult result;
-  std::vector<Schedule> sched = buildAll(graph, base, algo);
   auto collect = [&](auto& sim) {
     result.seconds = sim.run();
     result.messages = sim.accounting().messages;
@@ -1193,13 +1430,32 @@ SimResult simulate(const FabricGraph& graph, const PlanRequest& base, const Algo
     result.traffic = sim.accounting().traffic;
   };
   if (options.mode == Mode::Full) {
-    FullSim sim(graph, std::move(sched), options);
+    FullSim sim(graph, buildAll(graph, base, algo), options);
     collect(sim);
   } else {
-    FastSim sim(graph, std::move(sched), options);
-    collect(sim);
-    result.patterns = sim.patterns();
-    result.collapsedPhases = sim.collapsedPhases();
+    auto runFast = [&](const std::vector<Schedule>& sched, uint32_t symmetry) {
+      FastSim sim(graph, sched, options, symmetry);
+      collect(sim);
+      result.patterns = sim.patterns();
+      result.collapsedPhases = sim.collapsedPhases();
+      result.symmetry = symmetry;
+    };
+    const int P = graph.gpusPerServer();
+    bool done = false;
+    if (options.serverSymmetry && P > 1 && base.nranks % P == 0) {
+      STRATA_CHECK(base.nranks == graph.ranks(), strataInvalidArgument, "request for {} ranks on a graph of {}",
+                   base.nranks, graph.ranks());
+      const std::vector<Schedule> leads = buildServerSymmetric(base, algo, P);
+      if (!leads.empty()) {
+        try {
+          runFast(leads, uint32_t(P));
+          done = true;
+        } catch (const FastSim::SymmetryBroken&) {
+          result = SimResult{};  // the fabric is not symmetric: every rank walks
+        }
+      }
+    }
+    if (!done) runFast(buildAll(graph, base, algo), 1);
   }
   result.wallSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.peakRssBytes = peakRssBytes();

@@ -11,8 +11,10 @@
 // their rates reused; a channel still serialises its messages; and a long ring-like phase
 // (iteration-invariant peers forming a permutation) runs only a few iterations, the skipped ones
 // advancing each rank by the steady period of its cycle (max-plus cycle mean), and so does the
-// middle of a long chunk loop. Checked against full mode at <= 1,024 ranks (tests/sim; where it
-// is off by more than 5 %: docs/simulator.md), it runs 131,072 ranks in 0.4-45 s.
+// middle of a long chunk loop; where every server's GPUs run the same schedule up to renumbering
+// them (hierarchical algorithms on a fabric that treats every rail alike), it walks GPU 0 of each
+// server for all. Checked against full mode at <= 1,024 ranks (tests/sim; where it is off by more
+// than 5 %: docs/simulator.md), it runs 131,072 ranks in 0.4-55 s.
 #pragma once
 
 #include <cstddef>
@@ -37,6 +39,11 @@ struct SimOptions {
   // (all but the last before the skipped stretch, the last one after it).
   uint32_t keptIterations = 4;
   bool collapse = true;
+  // Fast mode: when every server's GPUs run the same schedule up to renumbering them in a
+  // rotation (GPU i's peers and traffic are GPU 0's with every local index shifted by i) and the
+  // fabric treats every rail alike, walk GPU 0 of each server only (docs/simulator.md,
+  // "Symmetry"). Checked on the schedules and on every step pattern; otherwise all ranks walk.
+  bool serverSymmetry = true;
 };
 
 struct TrafficLevel {
@@ -50,6 +57,7 @@ struct SimResult {
   uint64_t simulatedSteps = 0;   // step instances actually walked
   uint64_t patterns = 0;         // fast mode: distinct step patterns solved
   uint32_t collapsedPhases = 0;  // fast mode: phases run with skipped iterations
+  uint32_t symmetry = 1;         // fast mode: ranks each walked rank stood for (GPUs per server, or 1)
   double wallSeconds = 0;
   size_t peakRssBytes = 0;       // this process's high-water mark after the run
   std::vector<TrafficLevel> traffic;

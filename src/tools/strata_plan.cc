@@ -48,6 +48,7 @@ struct Options {
   double factor = 4;
   std::string algos;  // comma-separated candidates; empty: every one that supports the case
   std::string mode = "fast";
+  bool everyRank = false;  // --every-rank: no server symmetry in fast mode
   std::string routing;  // empty: the fabric's own
   bool explain = false, all = false, json = false;
   std::string plot;
@@ -220,6 +221,7 @@ Row planSize(const Options& o, const Target& t, Collective c, size_t bytes) {
   so.mode = o.mode == "full" ? sim::Mode::Full : sim::Mode::Fast;
   so.routing = t.routing;
   so.ecmpSeed = o.seed;
+  so.serverSymmetry = !o.everyRank;
   for (const AlgorithmInfo* a : candidates(o, c)) {
     if (!a->supports(req)) continue;
     row.results.push_back({a, sim::simulate(g, req, *a, so)});
@@ -340,6 +342,7 @@ int run(const Options& o) {
         aj["time_us"] = a.sim.seconds * 1e6;
         aj["busbw_GBps"] = gbps(double(bytes), a.sim.seconds) * factor;
         aj["wall_s"] = a.sim.wallSeconds;
+        aj["ranks_per_walked_rank"] = a.sim.symmetry;
         for (const sim::TrafficLevel& l : a.sim.traffic) aj["traffic_bytes"][l.name] = l.bytes;
         j["algorithms"][a.algo->name] = aj;
       }
@@ -457,6 +460,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"fast", "full"}));
   app.add_option("--routing", o.routing, "ecmp (static hash) or adaptive (packet spraying); default: the fabric's");
   app.add_option("--seed", o.seed, "ECMP hash seed");
+  app.add_flag("--every-rank", o.everyRank,
+               "fast mode: walk every rank even where walking GPU 0 of each server stands for all (docs/simulator.md, Symmetry)");
   app.add_flag("--explain", o.explain, "show the chosen schedule's phases and the traffic per tier");
   app.add_flag("--all", o.all, "a column with every candidate's time (us)");
   app.add_flag("--json", o.json, "JSON instead of the table");
