@@ -3,6 +3,7 @@
 // edges, every datatype and op, in place and out of place. Results must be exact.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -97,39 +98,55 @@ TEST(ExecutorMemory, SwingAllWorldSizes) {
   for (strataRedOp_t op : kAllOps) runAlgorithm("swing", 6, 129, strataFloat64, op, false, 4096);
 }
 
+// The sweeps below are one test per algorithm, so that ctest spreads them over the cores (under
+// ThreadSanitizer each takes a minute or more).
+class ExecutorMemoryAlgorithm : public ::testing::TestWithParam<const char*> {};
+
 // Every hierarchical variant on every uniform split of 2..17 ranks into hosts of 1 < k < n
 // (contiguous), plus interleaved hosts (rank r on host r mod (n/k)) for each split.
-TEST(ExecutorMemory, HierarchicalEverySplit) {
-  for (const char* algo : {"hier-ring", "hier-hd", "hier-tree", "hier-swing"})
-    for (int n = 2; n <= 17; ++n)
-      for (int k = 2; k < n; ++k) {
-        if (n % k != 0) continue;
-        std::vector<int> hostOf(static_cast<size_t>(n));
-        for (int r = 0; r < n; ++r) hostOf[size_t(r)] = r % (n / k);
-        const std::shared_ptr<const RankLayout> layouts[] = {
-            std::make_shared<RankLayout>(RankLayout::contiguousHosts(n, k)),
-            std::make_shared<RankLayout>(RankLayout::fromHostOfRank(hostOf))};
-        for (const auto& layout : layouts)
-          for (size_t count : {0ul, 1ul, 17ul, 1001ul})
-            for (bool inPlace : {false, true})
-              runAlgorithm(algo, n, count, strataFloat32, strataSum, inPlace, 256, layout);
-      }
+using HierarchicalEverySplit = ExecutorMemoryAlgorithm;
+TEST_P(HierarchicalEverySplit, ExactResults) {
+  const char* algo = GetParam();
+  for (int n = 2; n <= 17; ++n)
+    for (int k = 2; k < n; ++k) {
+      if (n % k != 0) continue;
+      std::vector<int> hostOf(static_cast<size_t>(n));
+      for (int r = 0; r < n; ++r) hostOf[size_t(r)] = r % (n / k);
+      const std::shared_ptr<const RankLayout> layouts[] = {
+          std::make_shared<RankLayout>(RankLayout::contiguousHosts(n, k)),
+          std::make_shared<RankLayout>(RankLayout::fromHostOfRank(hostOf))};
+      for (const auto& layout : layouts)
+        for (size_t count : {0ul, 1ul, 17ul, 1001ul})
+          for (bool inPlace : {false, true})
+            runAlgorithm(algo, n, count, strataFloat32, strataSum, inPlace, 256, layout);
+    }
   auto layout = std::make_shared<RankLayout>(RankLayout::contiguousHosts(6, 2));
-  for (const char* algo : {"hier-ring", "hier-hd", "hier-tree", "hier-swing"})
-    for (strataRedOp_t op : kAllOps)
-      runAlgorithm(algo, 6, 129, strataFloat64, op, true, 4096, layout);
+  for (strataRedOp_t op : kAllOps) runAlgorithm(algo, 6, 129, strataFloat64, op, true, 4096, layout);
 }
+
+std::string algorithmTestName(const ::testing::TestParamInfo<const char*>& info) {
+  std::string out = info.param;
+  for (char& c : out)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(ExecutorMemory, HierarchicalEverySplit,
+                         ::testing::Values("hier-ring", "hier-hd", "hier-tree", "hier-swing"), algorithmTestName);
 
 // Halving-doubling, recursive doubling and the double binary tree over the whole world: every
 // world size 1..17 (folds included), counts around the block and chunk edges, small slots so
 // that blocks take several chunks (and the tree's pipeline runs), in place and out of place.
-TEST(ExecutorMemory, LogDepthAlgorithmsAllWorldSizesAndEdgeCounts) {
-  for (const char* algo : {"hd", "rd", "dbt"})
-    for (int n = 1; n <= 17; ++n)
-      for (size_t count : {0ul, 1ul, 2ul, 15ul, 16ul, 17ul, 1001ul, 4099ul})
-        for (bool inPlace : {false, true})
-          runAlgorithm(algo, n, count, strataFloat32, strataSum, inPlace, 256);
+using LogDepthAllWorldSizes = ExecutorMemoryAlgorithm;
+TEST_P(LogDepthAllWorldSizes, AndEdgeCounts) {
+  for (int n = 1; n <= 17; ++n)
+    for (size_t count : {0ul, 1ul, 2ul, 15ul, 16ul, 17ul, 1001ul, 4099ul})
+      for (bool inPlace : {false, true})
+        runAlgorithm(GetParam(), n, count, strataFloat32, strataSum, inPlace, 256);
 }
+
+INSTANTIATE_TEST_SUITE_P(ExecutorMemory, LogDepthAllWorldSizes, ::testing::Values("hd", "rd", "dbt"),
+                         algorithmTestName);
 
 TEST(ExecutorMemory, LogDepthAlgorithmsEveryTypeAndOp) {
   for (strataDataType_t t : kAllTypes)

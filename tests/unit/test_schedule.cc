@@ -6,6 +6,7 @@
 // the collective's result, finalized exactly once.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <chrono>
 #include <map>
 
@@ -67,7 +68,12 @@ void checkAlgorithm(const AlgorithmInfo& algo, int maxRanks) {
         }
 }
 
-TEST(Schedule, EveryAlgorithmIsCorrectForWorldSizes1To33) {
+// One test per registered algorithm (named "<collective>.<algorithm>"), so that ctest spreads
+// them over the cores: under AddressSanitizer the symbolic values' allocations make the whole
+// sweep take minutes.
+class EveryAlgorithm : public ::testing::TestWithParam<const AlgorithmInfo*> {};
+
+TEST_P(EveryAlgorithm, IsCorrectForWorldSizes1To33) {
 #if defined(__SANITIZE_THREAD__)
   // Single-threaded arithmetic: ThreadSanitizer has nothing to find here and makes it 20x
   // slower, so its build checks the worlds up to 12 and the other builds all of them.
@@ -75,8 +81,17 @@ TEST(Schedule, EveryAlgorithmIsCorrectForWorldSizes1To33) {
 #else
   const int maxRanks = 33;
 #endif
-  for (const AlgorithmInfo* algo : allAlgorithms()) checkAlgorithm(*algo, maxRanks);
+  checkAlgorithm(*GetParam(), maxRanks);
 }
+
+std::string algorithmTestName(const ::testing::TestParamInfo<const AlgorithmInfo*>& info) {
+  std::string name = std::string(collectiveName(info.param->collective)) + "_" + info.param->name;
+  for (char& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Schedule, EveryAlgorithm, ::testing::ValuesIn(allAlgorithms()), algorithmTestName);
 
 // The worlds above give a rail at most 16 hosts, one radix step. The hierarchical radix
 // halving-doubling pipelines its all-gather a chunk behind its reduce-scatter and reorders the
