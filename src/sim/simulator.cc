@@ -4,6 +4,7 @@
 #include "sim/simulator.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -232,57 +233,123 @@ std::vector<Schedule> buildAll(const FabricGraph& graph, const PlanRequest& base
 
 // ---- Server symmetry (docs/simulator.md, "Symmetry") ------------------------------------------
 
+// The steps the symmetry checks compare: every iteration of a phase of at most 8, five of a
+// longer one (the first three, the middle and the last).
+template <typename F>
+void forSampledIterations(uint32_t n, F&& f) {
+  const uint32_t sample[] = {0, 1, 2, n / 2, n - 1};
+  for (uint32_t i = 0; i < (n <= 8 ? n : 5); ++i) f(n <= 8 ? i : sample[i]);
+}
+
 // Whether b (GPU k of a server with P GPUs) runs a's schedule (GPU 0 of the same server) with
-// every peer's GPU number shifted by k: the same phases, lanes and iterations, peers compared on
-// every iteration of short phases and on five of long ones.
-//
-// Message sizes are compared summed over those steps on the first and last chunk, within 1 %: a
-// buffer that does not split evenly leaves the blocks at its tail short, and which GPU carries a
-// short block differs from step to step (a few messages of GPU 7 of the last servers may be a
-// fraction of GPU 0's), so step by step they cannot agree. GPU 0's sizes then stand for all.
+// every peer's GPU number shifted by k: the same phases, lanes, iterations and lags, and the
+// same peers on the sampled steps. Message sizes may differ (buildServerSymmetric).
 bool rotatedCopy(const Schedule& a, const Schedule& b, int k, int P) {
   auto rot = [&](int r) { return r < 0 ? r : r - r % P + (r % P + k) % P; };
-  const size_t chunks = a.chunksPerBlock();
-  if (a.phases.size() != b.phases.size() || chunks != b.chunksPerBlock() || a.concurrentLanes() != b.concurrentLanes())
+  if (a.phases.size() != b.phases.size() || a.chunksPerBlock() != b.chunksPerBlock() ||
+      a.concurrentLanes() != b.concurrentLanes())
     return false;
   if (a.concurrentLanes() && (a.lanes.of != b.lanes.of || a.lanes.after != b.lanes.after)) return false;
-  double bytesA = 0, bytesB = 0;
   for (size_t p = 0; p < a.phases.size(); ++p) {
     const Phase &pa = a.phases[p], &pb = b.phases[p];
     if (pa.kind != pb.kind || pa.iterations != pb.iterations || pa.chunkLag != pb.chunkLag) return false;
-    const uint32_t n = pa.iterations;
-    const uint32_t sample[] = {0, 1, 2, n / 2, n - 1};
-    for (uint32_t i = 0; i < (n <= 8 ? n : 5); ++i) {
-      const uint32_t it = n <= 8 ? i : sample[i];
+    bool same = true;
+    forSampledIterations(pa.iterations, [&](uint32_t it) {
       const StepInstance x = a.step(pa, it), y = b.step(pb, it);
-      if (stepSends(pa.kind) && y.sendPeer != rot(x.sendPeer)) return false;
-      if (stepReceives(pa.kind) && y.recvPeer != rot(x.recvPeer)) return false;
-      if (!stepSends(pa.kind) || chunks == 0) continue;
-      for (const size_t c : {size_t(0), chunks - 1}) {
-        bytesA += double(messageBytes(a, x, c));
-        bytesB += double(messageBytes(b, y, c));
-      }
-    }
+      if (stepSends(pa.kind) && y.sendPeer != rot(x.sendPeer)) same = false;
+      if (stepReceives(pa.kind) && y.recvPeer != rot(x.recvPeer)) same = false;
+    });
+    if (!same) return false;
   }
-  return std::abs(bytesA - bytesB) <= 0.01 * std::max(bytesA, bytesB);
+  return true;
 }
 
-// Every server's GPU 0's schedule (the other entries left empty) when each of its other GPUs'
-// is a rotated copy of it (built, compared and dropped, so that memory holds one schedule per
-// server); empty when some is not.
-std::vector<Schedule> buildServerSymmetric(const PlanRequest& base, const AlgorithmInfo& algo, int P) {
-  std::vector<Schedule> all(size_t(base.nranks));
+// Where a buffer does not split evenly, the blocks at its tail are short or empty, and which
+// GPU carries them differs from step to step: on 1,000 ranks at 512 KiB one GPU of a server
+// sends up to 11 % less than GPU 0 through its NIC. GPU 0's message sizes then stand for every
+// GPU of its server in the walk (measured on 1,000 and 8,000 ranks at 512 KiB and 8 MiB: within
+// 1.5 % of walking every rank), up to this difference in what a GPU sends in all; the traffic
+// counted is scaled to what the server's GPUs send (ServerSymmetric::bytesWeight).
+constexpr double kSymmetricBytesTolerance = 0.15;
+constexpr int kRouteLevels = 4;  // Route::level: same server, leaf, spine, core
+using LevelBytes = std::array<double, kRouteLevels>;
+
+struct ServerSymmetric {
+  std::vector<Schedule> sched;  // every server's GPU 0's schedule, the other entries empty
+  // Per server and route level: what its GPUs send together over what GPU 0 sends (P if equal).
+  std::vector<LevelBytes> bytesWeight;
+};
+
+// The iterations of a phase whose bytes are counted, with the weight of each: all of them up to
+// 64 (every exchange of a radix step), else the sampled five standing for n / 5 each (a ring's
+// long phases, so that a 131,072-rank ring costs five steps a phase, not 262,142).
+template <typename F>
+void forWeighedIterations(uint32_t n, F&& f) {
+  if (n <= 64) {
+    for (uint32_t it = 0; it < n; ++it) f(it, 1.0);
+    return;
+  }
+  forSampledIterations(n, [&](uint32_t it) { f(it, double(n) / 5); });
+}
+
+// Bytes of the whole collective (every chunk) that s sends, by the route level of each send;
+// level[i] is that of the i-th send step counted (phase by phase, forWeighedIterations).
+LevelBytes sentBytes(const Schedule& s, const std::vector<int8_t>& level) {
+  LevelBytes out{};
+  const size_t fullBlocks = s.blockElems == 0 ? 0 : s.count / s.blockElems, tail = s.count - fullBlocks * s.blockElems;
+  size_t i = 0;
+  for (const Phase& p : s.phases) {
+    if (!stepSends(p.kind)) continue;
+    forWeighedIterations(p.iterations, [&](uint32_t it, double weight) {
+      const StepInstance x = s.step(p, it);
+      const size_t first = x.blockFirst, last = first + x.blockCount;
+      const size_t full = last <= fullBlocks ? x.blockCount : (first >= fullBlocks ? 0 : fullBlocks - first);
+      const size_t elems = full * s.blockElems + (tail != 0 && first <= fullBlocks && fullBlocks < last ? tail : 0);
+      out[size_t(level[i++])] += weight * double(elems * s.elemBytes);
+    });
+  }
+  return out;
+}
+
+// Every server's GPU 0's schedule when each of its other GPUs' is a rotated copy of it (built,
+// compared and dropped, so that memory holds one schedule per server); empty when some is not.
+ServerSymmetric buildServerSymmetric(const FabricGraph& g, const PlanRequest& base, const AlgorithmInfo& algo,
+                                     int P) {
+  ServerSymmetric out;
+  out.sched.resize(size_t(base.nranks));
   PlanRequest req = base;
+  std::vector<int8_t> level;
+  auto total = [](const LevelBytes& b) { return b[0] + b[1] + b[2] + b[3]; };
   for (int first = 0; first < base.nranks; first += P) {
     req.rank = first;
     Schedule lead = algo.build(req);
+    // GPU k's peer on a step is GPU 0's rotated, at the same level on a fabric that treats
+    // rails alike (FastSim::checkSymmetric holds the walk to that).
+    level.clear();
+    for (const Phase& p : lead.phases)
+      if (stepSends(p.kind))
+        forWeighedIterations(p.iterations, [&](uint32_t it, double) {
+          const int peer = lead.step(p, it).sendPeer;
+          level.push_back(peer < 0 || peer == first ? 0 : g.route(first, peer, Routing::Adaptive, 0).level);
+        });
+    const LevelBytes leadBytes = sentBytes(lead, level);
+    LevelBytes serverBytes = leadBytes;
     for (int k = 1; k < P; ++k) {
       req.rank = first + k;
-      if (!rotatedCopy(lead, algo.build(req), k, P)) return {};
+      const Schedule other = algo.build(req);
+      if (!rotatedCopy(lead, other, k, P)) return {};
+      const LevelBytes bytes = sentBytes(other, level);
+      if (std::abs(total(bytes) - total(leadBytes)) > kSymmetricBytesTolerance * std::max(total(bytes), total(leadBytes)))
+        return {};
+      for (int l = 0; l < kRouteLevels; ++l) serverBytes[size_t(l)] += bytes[size_t(l)];
     }
-    all[size_t(first)] = std::move(lead);
+    LevelBytes weight;
+    for (int l = 0; l < kRouteLevels; ++l)
+      weight[size_t(l)] = leadBytes[size_t(l)] > 0 ? serverBytes[size_t(l)] / leadBytes[size_t(l)] : double(P);
+    out.bytesWeight.push_back(weight);
+    out.sched[size_t(first)] = std::move(lead);
   }
-  return all;
+  return out;
 }
 
 struct Accounting {
@@ -649,9 +716,11 @@ class FastSim {
   struct SymmetryBroken {};
 
   // symmetry: 1, or the GPUs per server when `sched` holds the schedules of each server's GPU 0
-  // only and the others' are those rotated (buildServerSymmetric).
-  FastSim(const FabricGraph& g, const std::vector<Schedule>& sched, const SimOptions& o, uint32_t symmetry)
-      : g_(g), opt_(o), sched_(sched), walkers_(sched_), acct_(g), sym_(symmetry) {
+  // only and the others' are those rotated (buildServerSymmetric); bytesWeight then scales the
+  // traffic each walked rank counts (ServerSymmetric).
+  FastSim(const FabricGraph& g, const std::vector<Schedule>& sched, const SimOptions& o, uint32_t symmetry,
+          std::vector<LevelBytes> bytesWeight = {})
+      : g_(g), opt_(o), sched_(sched), walkers_(sched_), acct_(g), sym_(symmetry), bytesWeight_(std::move(bytesWeight)) {
     reduceRate_ = o.reduceBytesPerSec > 0 ? o.reduceBytesPerSec : g.reduceBytesPerSec;
     n_ = int(sched_.size());
     procs_.resize(walkers_.size());
@@ -1290,8 +1359,9 @@ class FastSim {
         c.freeEpoch = P.epoch;
         Msg m{finish - wire + e.latency, finish + e.latency, P.epoch};
         // Each walked rank stands for sym_ ranks of its server.
-        acct_.add(e.level, bytes * sym_, sym_);
-        if (P.epoch == 0 && P.cur.t + 1 == warmup_) addSteady(e.level, bytes * sym_, sym_);
+        const double served = sym_ == 1 ? 1.0 : bytesWeight_[size_t(r) / sym_][size_t(e.level)];
+        acct_.add(e.level, bytes * served, sym_);
+        if (P.epoch == 0 && P.cur.t + 1 == warmup_) addSteady(e.level, bytes * served, sym_);
         if (skipAfter) {
           // Skip iterations keptIterations-1 .. iterations-2: everything this rank does from
           // here on, and the message it just sent, happens that many periods later.
@@ -1302,8 +1372,8 @@ class FastSim {
           c.freeAt += shift;
           if (e.port != UINT32_MAX && P.cur.lane < 0) ports_[e.port].freeAt += shift;
           P.clock += shift;
-          acct_.add(e.level, bytes * skipped * sym_, skipped * sym_);
-          if (P.epoch == 0 && P.cur.t + 1 == warmup_) addSteady(e.level, bytes * skipped * sym_, skipped * sym_);
+          acct_.add(e.level, bytes * skipped * served, skipped * sym_);
+          if (P.epoch == 0 && P.cur.t + 1 == warmup_) addSteady(e.level, bytes * skipped * served, skipped * sym_);
         }
         c.q.push_back(m);
         if (c.waiter >= 0) {
@@ -1330,6 +1400,7 @@ class FastSim {
   Walkers walkers_;
   Accounting acct_;
   uint32_t sym_ = 1;  // GPUs per server when only GPU 0 of each server walks, else 1
+  std::vector<LevelBytes> bytesWeight_;  // with sym_ > 1: per server, ServerSymmetric::bytesWeight
   double reduceRate_ = 1e12;
   int n_ = 0;
   std::vector<Proc> procs_;  // per walker
@@ -1433,8 +1504,8 @@ SimResult simulate(const FabricGraph& graph, const PlanRequest& base, const Algo
     FullSim sim(graph, buildAll(graph, base, algo), options);
     collect(sim);
   } else {
-    auto runFast = [&](const std::vector<Schedule>& sched, uint32_t symmetry) {
-      FastSim sim(graph, sched, options, symmetry);
+    auto runFast = [&](const std::vector<Schedule>& sched, uint32_t symmetry, std::vector<LevelBytes> bytesWeight) {
+      FastSim sim(graph, sched, options, symmetry, std::move(bytesWeight));
       collect(sim);
       result.patterns = sim.patterns();
       result.collapsedPhases = sim.collapsedPhases();
@@ -1445,17 +1516,17 @@ SimResult simulate(const FabricGraph& graph, const PlanRequest& base, const Algo
     if (options.serverSymmetry && P > 1 && base.nranks % P == 0) {
       STRATA_CHECK(base.nranks == graph.ranks(), strataInvalidArgument, "request for {} ranks on a graph of {}",
                    base.nranks, graph.ranks());
-      const std::vector<Schedule> leads = buildServerSymmetric(base, algo, P);
-      if (!leads.empty()) {
+      ServerSymmetric leads = buildServerSymmetric(graph, base, algo, P);
+      if (!leads.sched.empty()) {
         try {
-          runFast(leads, uint32_t(P));
+          runFast(leads.sched, uint32_t(P), std::move(leads.bytesWeight));
           done = true;
         } catch (const FastSim::SymmetryBroken&) {
           result = SimResult{};  // the fabric is not symmetric: every rank walks
         }
       }
     }
-    if (!done) runFast(buildAll(graph, base, algo), 1);
+    if (!done) runFast(buildAll(graph, base, algo), 1, {});
   }
   result.wallSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.peakRssBytes = peakRssBytes();

@@ -5,7 +5,8 @@
 //   strata-plan --preset dgx-h100 -b 1M -e 8G               one server of a machine preset
 //   strata-plan --input topo.xml                            one server from an NCCL / hwloc XML
 //   strata-plan --host 8 --per-host 4                       this machine's shared memory
-// Per size: the algorithm chosen (lowest simulated time among those that support the case),
+// Per size: the algorithm chosen (lowest simulated time among those that support the case; above
+// 8,192 ranks among the cost model's best five, --simulate-all for every one),
 // its time, algbw and busbw, the lower bound and the fraction of it reached, and NCCL's published
 // cost model for the same case. --explain shows the phases of one schedule and the traffic per
 // tier; --all adds a column per algorithm; --json for machines; --plot FILE.png draws busbw.
@@ -50,6 +51,7 @@ struct Options {
   std::string mode = "fast";
   bool everyRank = false;  // --every-rank: no server symmetry in fast mode
   std::string routing;  // empty: the fabric's own
+  bool simulateAll = false;  // --simulate-all: no candidate left out by its estimate
   bool explain = false, all = false, json = false;
   std::string plot;
   uint64_t seed = 1;
@@ -170,6 +172,8 @@ Target makeTarget(const Options& o) {
 
 struct AlgoResult {
   const AlgorithmInfo* algo;
+  double estimate;   // the cost model's seconds (what the library's selector compares)
+  bool simulated;    // false: left out by its estimate (kPruneAboveRanks), sim is empty
   sim::SimResult sim;
 };
 
@@ -180,6 +184,15 @@ struct Row {
   Bound bound;
   std::optional<nccl::Estimate> nccl;
 };
+
+// Above kPruneAboveRanks, where one simulation takes up to minutes and the flat algorithms
+// that walk every rank cost the most, only the kSimulateAtMost candidates of lowest cost-model
+// estimate within kSimulateWithin of the lowest are simulated (--simulate-all: every one). The
+// simulated best was among the model's four best at every size on 1,024 ranks of colossus:100k
+// and its fifth at 8 MiB on 100,000 ranks (hier-tree, at 3.1x the lowest estimate).
+constexpr int kPruneAboveRanks = 8192;
+constexpr double kSimulateWithin = 4.0;
+constexpr size_t kSimulateAtMost = 5;
 
 std::vector<const AlgorithmInfo*> candidates(const Options& o, Collective c) {
   std::vector<const AlgorithmInfo*> out;
@@ -222,12 +235,24 @@ Row planSize(const Options& o, const Target& t, Collective c, size_t bytes) {
   so.routing = t.routing;
   so.ecmpSeed = o.seed;
   so.serverSymmetry = !o.everyRank;
+  double bestEstimate = INFINITY;
   for (const AlgorithmInfo* a : candidates(o, c)) {
     if (!a->supports(req)) continue;
-    row.results.push_back({a, sim::simulate(g, req, *a, so)});
+    req.rank = 0;
+    row.results.push_back({a, a->estimateSeconds(req), false, {}});
+    bestEstimate = std::min(bestEstimate, row.results.back().estimate);
+  }
+  std::vector<AlgoResult*> order;
+  for (AlgoResult& r : row.results) order.push_back(&r);
+  std::stable_sort(order.begin(), order.end(), [](const AlgoResult* a, const AlgoResult* b) { return a->estimate < b->estimate; });
+  const bool prune = !o.simulateAll && n > kPruneAboveRanks;
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (prune && (i >= kSimulateAtMost || order[i]->estimate > kSimulateWithin * bestEstimate)) continue;
+    order[i]->sim = sim::simulate(g, req, *order[i]->algo, so);
+    order[i]->simulated = true;
   }
   for (const AlgoResult& r : row.results)
-    if (!row.chosen || r.sim.seconds < row.chosen->sim.seconds) row.chosen = &r;
+    if (r.simulated && (!row.chosen || r.sim.seconds < row.chosen->sim.seconds)) row.chosen = &r;
   row.bound = lowerBound(c, bytes, t.bound);
   if (c == Collective::AllReduce && n > 1)
     row.nccl = nccl::bestAllReduce(
@@ -310,6 +335,10 @@ int run(const Options& o) {
                collectiveName(c), t.title, n, std::min(n, g.gpusPerServer()),
                sim::routingName(t.routing), o.mode);
     fmt::print("# cost model: {}\n", t.cost->source);
+    if (n > kPruneAboveRanks && !o.simulateAll)
+      fmt::print("# simulated per size: the cost model's {} best candidates within {}x of its best estimate "
+                 "(--simulate-all: every one; --all shows the others' estimates as (~us))\n",
+                 kSimulateAtMost, kSimulateWithin);
     fmt::print("# bound: the larger of the bandwidth bound and the fabric's one-way diameter ({:.2f} us); "
                "docs/planner.md\n",
                t.bound.diameterSec * 1e6);
@@ -339,6 +368,12 @@ int run(const Options& o) {
       }
       for (const AlgoResult& a : r.results) {
         nlohmann::json aj;
+        aj["estimate_us"] = a.estimate * 1e6;
+        aj["simulated"] = a.simulated;
+        if (!a.simulated) {
+          j["algorithms"][a.algo->name] = aj;
+          continue;
+        }
         aj["time_us"] = a.sim.seconds * 1e6;
         aj["busbw_GBps"] = gbps(double(bytes), a.sim.seconds) * factor;
         aj["wall_s"] = a.sim.wallSeconds;
@@ -379,6 +414,7 @@ int run(const Options& o) {
           auto it = std::find_if(r.results.begin(), r.results.end(),
                                  [&](const AlgoResult& x) { return x.algo == a; });
           if (it == r.results.end()) fmt::print(" {:>12}", "-");
+          else if (!it->simulated) fmt::print(" {:>12}", fmt::format("(~{:.1f})", it->estimate * 1e6));
           else fmt::print(" {:>12.2f}", it->sim.seconds * 1e6);
         }
       fmt::print("\n");
@@ -397,6 +433,7 @@ int run(const Options& o) {
     out["routing"] = sim::routingName(t.routing);
     out["mode"] = o.mode;
     out["cost_model"] = t.cost->source;
+    out["candidates_pruned_by_estimate"] = n > kPruneAboveRanks && !o.simulateAll;
     std::cout << out.dump(2) << "\n";
   }
   if (!o.plot.empty()) {
@@ -409,7 +446,8 @@ int run(const Options& o) {
         auto it = std::find_if(r.results.begin(), r.results.end(),
                                [&](const AlgoResult& x) { return x.algo == a; });
         s.x.push_back(double(r.bytes));
-        s.y.push_back(it == r.results.end() ? NAN : gbps(double(r.bytes), it->sim.seconds) * factor);
+        s.y.push_back(it == r.results.end() || !it->simulated ? NAN
+                                                              : gbps(double(r.bytes), it->sim.seconds) * factor);
       }
       series.push_back(std::move(s));
     }
@@ -463,7 +501,9 @@ int main(int argc, char** argv) {
   app.add_flag("--every-rank", o.everyRank,
                "fast mode: walk every rank even where walking GPU 0 of each server stands for all (docs/simulator.md, Symmetry)");
   app.add_flag("--explain", o.explain, "show the chosen schedule's phases and the traffic per tier");
-  app.add_flag("--all", o.all, "a column with every candidate's time (us)");
+  app.add_flag("--all", o.all, "a column with every candidate's time (us); (~T): the estimate of one not simulated");
+  app.add_flag("--simulate-all", o.simulateAll,
+               "above 8,192 ranks, simulate every candidate, not only the cost model's best five within 4x");
   app.add_flag("--json", o.json, "JSON instead of the table");
   app.add_option("--plot", o.plot, "write busbw vs size of every candidate as a PNG chart");
   try {

@@ -79,6 +79,35 @@ else
   fail "--json exited non-zero: $(head -c 300 "$work/json.err")"
 fi
 
+# Above 8,192 ranks only the cost model's best five within 4x are simulated, the others shown by
+# their estimate; --simulate-all simulates every one.
+if "$tool" --fabric colossus:100k --ranks 8200 -b 8 -e 8 --json >"$work/pruned.out" 2>"$work/pruned.err" &&
+   "$tool" --fabric colossus:100k --ranks 8200 -b 8 -e 8 --algos hier-radix-rd,hier-tree --simulate-all --json \
+     >"$work/every.out" 2>"$work/every.err"; then
+  python3 - "$work/pruned.out" "$work/every.out" <<'PY' || fail "pruning by estimate is not what --help says"
+import json, sys
+pruned, every = (json.load(open(f)) for f in sys.argv[1:3])
+assert pruned["candidates_pruned_by_estimate"] and not every["candidates_pruned_by_estimate"]
+row = pruned["rows"][0]
+algos = row["algorithms"]
+best = min(a["estimate_us"] for a in algos.values())
+simulated = [n for n, a in algos.items() if a["simulated"]]
+assert 1 <= len(simulated) <= 5 and len(algos) > len(simulated), algos
+assert row["algorithm"] in simulated, row
+for name, a in algos.items():
+    assert a["simulated"] == ("time_us" in a), a
+    if a["simulated"]:
+        assert a["estimate_us"] <= 4 * best, (name, a)
+for name, a in algos.items():   # what was left out estimates above the simulated or beyond 4x
+    if not a["simulated"]:
+        assert a["estimate_us"] > 4 * best or all(a["estimate_us"] >= algos[s]["estimate_us"] for s in simulated), name
+assert not algos["hier-tree"]["simulated"], algos["hier-tree"]   # about 5x the best at 8 B
+assert all(a["simulated"] and a["time_us"] > 0 for a in every["rows"][0]["algorithms"].values()), every
+PY
+else
+  fail "pruning runs exited non-zero: $(head -c 300 "$work/pruned.err" "$work/every.err")"
+fi
+
 if "$tool" --preset dgx-h100 -b 1M -e 1G -f 8 --plot "$work/plot.png" >"$work/plot.out" 2>&1; then
   head -c 8 "$work/plot.png" | od -An -tx1 | grep -q "89 50 4e 47 0d 0a 1a 0a" || fail "--plot did not write a PNG"
 else
