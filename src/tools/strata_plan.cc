@@ -264,10 +264,11 @@ double gbps(double bytes, double seconds) { return seconds > 0 ? bytes / seconds
 
 // Algorithms whose fast-mode times stray from full mode by more than 5 % in the validation
 // (tests/sim, docs/simulator.md): the double binary tree, whose fast-mode times are pessimistic by up
-// to 16 % on large buffers; and swing, rd and hd, up to 7 % pessimistic. Their times are marked,
-// so that nobody reads them as validated.
+// to 16 % on large buffers; and swing, rd, hd and hier-hd, up to 7 % pessimistic. Their times
+// are marked, so that nobody reads them as validated.
 bool fastModeUnvalidated(const std::string& algorithm) {
-  return algorithm == "dbt" || algorithm == "swing" || algorithm == "rd" || algorithm == "hd";
+  return algorithm == "dbt" || algorithm == "swing" || algorithm == "rd" || algorithm == "hd" ||
+         algorithm == "hier-hd";
 }
 
 // The phases of rank 0's schedule, with where its peers sit, and the traffic per tier.
@@ -424,7 +425,7 @@ int run(const Options& o) {
   }
   if (flagged)
     fmt::print("# * fast mode strays from full mode by more than 5 % for this algorithm (dbt: up to 16 % "
-               "pessimistic; swing, rd, hd: up to 7 %): check with --mode full on a slice (--ranks), "
+               "pessimistic; swing, rd, hd, hier-hd: up to 7 %): check with --mode full on a slice (--ranks), "
                "docs/simulator.md\n");
   if (o.json) {
     out["collective"] = collectiveName(c);

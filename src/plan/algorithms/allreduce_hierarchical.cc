@@ -220,7 +220,16 @@ std::vector<Phase> interleave(const Schedule& s, const CostModel& cost,
 }
 
 constexpr size_t kPipelineChunks = 32;
-constexpr size_t kMinPipelineBytes = size_t(64) << 10;
+// A chunk's exchanges across hosts are the shard's chunk divided by the radices: at 8 MiB on
+// 8,000 ranks a 64 KiB chunk of the shard left the inner rail steps messages of 68-340 bytes,
+// 16 times over, and the per-message costs made hier-radix-hd 9x the bound (390 us). A chunk of
+// at least 1 MiB: 1,024 ranks of colossus:100k in full mode, hier-radix-hd 56.6 -> 43.9 us at
+// 2 MiB, 169.2 -> 105.6 us at 8 MiB, 336.8 -> 223.6 us at 32 MiB, 712.8 -> 723.0 us at 128 MiB
+// (4 MiB lost 16 % there). Sizes whose shard is under 64 KiB or over 32 MiB are not affected.
+constexpr size_t kMinPipelineBytes = size_t(1) << 20;
+// The pipelined tree needs its many chunks (kTreeInter's lag): 8 MiB on 8,000 ranks took 198.7 us
+// with 64 KiB and 538.6 us with 1 MiB.
+constexpr size_t kMinTreePipelineBytes = size_t(64) << 10;
 
 Schedule hierBuild(const PlanRequest& req, const char* name, const InterPattern& inter) {
   Schedule s = scheduleSkeleton(req, name);
@@ -236,10 +245,11 @@ Schedule hierBuild(const PlanRequest& req, const char* name, const InterPattern&
       std::max(k > 1 ? mInner : 1u, inter.maxBlocksPerStep(m, mInner / lanes));
   s.chunkElems = std::max<size_t>(1, req.messageBytes / req.elemBytes / maxBlocks);
   // The three lanes below run a chunk apart, so the pipeline fills and drains over about three
-  // chunks: cut a large shard into kPipelineChunks of them, but keep messages above
-  // kMinPipelineBytes, where the per-message cost starts to show.
+  // chunks: cut a large shard into kPipelineChunks of them, but keep a chunk of the shard
+  // above kMinPipelineBytes (kMinTreePipelineBytes for the tree, whose pipeline is deeper).
   const size_t shardElems = size_t(mInner) * s.blockElems;
-  const size_t minElems = std::max<size_t>(1, kMinPipelineBytes / req.elemBytes);
+  const size_t minElems =
+      std::max<size_t>(1, (inter.lagAfter(m) > 0 ? kMinTreePipelineBytes : kMinPipelineBytes) / req.elemBytes);
   // A pattern that pipelines with lags (the tree) keeps lagAfter more chunks in flight: ten
   // times as many chunks as the pipeline is deep keeps its fill and drain near a tenth.
   const size_t chunks = std::max<size_t>(kPipelineChunks, 10 * (2 + size_t(inter.lagAfter(m))));
