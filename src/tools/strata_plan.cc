@@ -188,8 +188,8 @@ struct Row {
 // Above kPruneAboveRanks, where one simulation takes up to minutes and the flat algorithms
 // that walk every rank cost the most, only the kSimulateAtMost candidates of lowest cost-model
 // estimate within kSimulateWithin of the lowest are simulated (--simulate-all: every one). The
-// simulated best was among the model's four best at every size on 1,024 ranks of colossus:100k
-// and its fifth at 8 MiB on 100,000 ranks (hier-tree, at 3.1x the lowest estimate).
+// simulated best has been the model's fifth at 3.1x the lowest estimate (hier-tree, 8 MiB,
+// 100,000 ranks, before the hierarchical chunks grew; docs/planner.md).
 constexpr int kPruneAboveRanks = 8192;
 constexpr double kSimulateWithin = 4.0;
 constexpr size_t kSimulateAtMost = 5;
