@@ -267,16 +267,19 @@ bool rotatedCopy(const Schedule& a, const Schedule& b, int k, int P) {
 // Where a buffer does not split evenly, the blocks at its tail are short or empty, and which
 // GPU carries them differs from step to step: on 1,000 ranks at 512 KiB one GPU of a server
 // sends up to 11 % less than GPU 0 through its NIC. GPU 0's message sizes then stand for every
-// GPU of its server in the walk (measured on 1,000 and 8,000 ranks at 512 KiB and 8 MiB: within
-// 1.5 % of walking every rank), up to this difference in what a GPU sends in all; the traffic
-// counted is scaled to what the server's GPUs send (ServerSymmetric::bytesWeight).
+// GPU of its server in the walk (on 1,000 and 8,000 ranks within 1.5 % of walking every rank
+// where the chunk loop is walked in full; collapsed, the walk order moves it more:
+// docs/simulator.md, "Symmetry"), as long as what a GPU sends in all differs from what GPU 0 sends
+// by at most this fraction of the larger of the two; the traffic counted is scaled to what the
+// server's GPUs send (ServerSymmetric::bytesWeight).
 constexpr double kSymmetricBytesTolerance = 0.15;
 constexpr int kRouteLevels = 4;  // Route::level: same server, leaf, spine, core
 using LevelBytes = std::array<double, kRouteLevels>;
 
 struct ServerSymmetric {
   std::vector<Schedule> sched;  // every server's GPU 0's schedule, the other entries empty
-  // Per server and route level: what its GPUs send together over what GPU 0 sends (P if equal).
+  // Per server and route level: what its GPUs send together over what GPU 0 sends (P if equal;
+  // from every step of phases of up to 64 iterations, from five of longer ones).
   std::vector<LevelBytes> bytesWeight;
 };
 
@@ -344,8 +347,11 @@ ServerSymmetric buildServerSymmetric(const FabricGraph& g, const PlanRequest& ba
       for (int l = 0; l < kRouteLevels; ++l) serverBytes[size_t(l)] += bytes[size_t(l)];
     }
     LevelBytes weight;
-    for (int l = 0; l < kRouteLevels; ++l)
+    for (int l = 0; l < kRouteLevels; ++l) {
+      // A level GPU 0 never sends on, but another GPU does: GPU 0's walk cannot count it.
+      if (leadBytes[size_t(l)] == 0 && serverBytes[size_t(l)] > 0) return {};
       weight[size_t(l)] = leadBytes[size_t(l)] > 0 ? serverBytes[size_t(l)] / leadBytes[size_t(l)] : double(P);
+    }
     out.bytesWeight.push_back(weight);
     out.sched[size_t(first)] = std::move(lead);
   }

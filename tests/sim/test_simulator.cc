@@ -174,7 +174,7 @@ double fastModeTolerance(const std::string& algorithm) {
 // test per algorithm, so that ctest spreads them over the cores.
 class FastAgainstFull : public ::testing::TestWithParam<const AlgorithmInfo*> {};
 
-TEST_P(FastAgainstFull, AgreeWithinFivePercent) {
+TEST_P(FastAgainstFull, AgreeWithinTolerance) {
   const AlgorithmInfo* algo = GetParam();
   const std::string name = algo->name;
   struct Config {
@@ -259,21 +259,28 @@ TEST(Simulator, ServerSymmetryAgreesWithWalkingEveryRank) {
   };
   const size_t KiB = 1 << 10, MiB = 1 << 20, GiB = size_t(1) << 30;
   // Lanes book a rank's port in the order the walk reaches them, which depends a little on
-  // which other ranks walk (docs/simulator.md, "Symmetry"): up to 0.5 % was seen at 16 MiB.
+  // which other ranks walk (docs/simulator.md, "Symmetry"): up to 0.9 % was seen.
   const Case cases[] = {
       {"hierarchical, 1 GiB", &colossus, Routing::Adaptive, "hier-radix-hd", GiB, 8, 1e-9},
       {"hierarchical, small", &colossus, Routing::Adaptive, "hier-radix-rd", 64 * KiB, 8, 1e-9},
-      {"hierarchical, lanes", &colossus, Routing::Adaptive, "hier-radix-hd", 16 * MiB, 8, 0.01},
+      // 256 MiB: 32 chunks, so that the chunk loop is collapsed (a chunk holds at least 1 MiB of
+      // the shard, allreduce_hierarchical.cc).
+      {"hierarchical, lanes", &colossus, Routing::Adaptive, "hier-radix-hd", 256 * MiB, 8, 0.01},
       {"hierarchical ring", &colossus, Routing::Adaptive, "hier-ring", 64 * MiB, 8, 1e-9},
       {"pipelined trees", &colossus, Routing::Adaptive, "hier-tree", 64 * MiB, 8, 0.01},
       // 128 KiB does not split evenly over 24 ranks: GPU 0's message sizes stand for all.
       {"uneven split", &threeServers, Routing::Adaptive, "hier-radix-rd", 128 * KiB, 8, 0.002},
-      {"lanes, three servers", &threeServers, Routing::Adaptive, "hier-radix-hd", 16 * MiB, 8, 0.01},
+      {"lanes, three servers", &threeServers, Routing::Adaptive, "hier-radix-hd", 256 * MiB, 8, 0.01},
       // 512 KiB over 1,000 ranks leaves the last blocks empty: a GPU sends up to 11 % less than
       // GPU 0 of its server through its NIC. The walk takes GPU 0's sizes for all; the traffic
       // is counted per GPU (the check below holds it to 1 %).
       {"uneven, 1,000 ranks", &colossus1000, Routing::Adaptive, "hier-radix-hd", 512 * KiB, 8, 0.01},
       {"uneven, 1,000 ranks, 8 MiB", &colossus1000, Routing::Adaptive, "hier-radix-hd", 8 * MiB, 8, 0.01},
+      // Uneven and collapsed: the skipped chunks' traffic is counted with the same weights (the
+      // traffic check below). The times part by 8 % (1,468.05 against 1,595.26 us): the
+      // collapse takes the slowest rank's warm-up period for all, and which rank is slowest
+      // follows the walk order (docs/simulator.md, "Symmetry"; 4.4 % on 8,000 ranks at 1 GiB).
+      {"uneven, 1,000 ranks, 256 MiB", &colossus1000, Routing::Adaptive, "hier-radix-hd", 256 * MiB, 8, 0.1},
       {"one server's ring", &dgx, Routing::Adaptive, "ring", 256 * MiB, 8, 1e-9},
       // Not symmetric: a flat ring leaves each server from its last GPU only; hashed routes
       // collide differently on each rail (found when the first such pattern is solved). Both

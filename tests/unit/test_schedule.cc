@@ -68,7 +68,7 @@ void checkAlgorithm(const AlgorithmInfo& algo, int maxRanks) {
         }
 }
 
-// One test per registered algorithm (named "<collective>.<algorithm>"), so that ctest spreads
+// One test per registered algorithm (named "<collective>_<algorithm>"), so that ctest spreads
 // them over the cores: under AddressSanitizer the symbolic values' allocations make the whole
 // sweep take minutes.
 class EveryAlgorithm : public ::testing::TestWithParam<const AlgorithmInfo*> {};
