@@ -3,7 +3,6 @@
 // edges, every datatype and op, in place and out of place. Results must be exact.
 #include <gtest/gtest.h>
 
-#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -14,6 +13,7 @@
 #include "support/memory_transport.h"
 #include "support/rank_threads.h"
 #include "support/all_types.h"
+#include "support/param_names.h"
 #include "verify.h"
 
 namespace strata {
@@ -125,10 +125,7 @@ TEST_P(HierarchicalEverySplit, ExactResults) {
 }
 
 std::string algorithmTestName(const ::testing::TestParamInfo<const char*>& info) {
-  std::string out = info.param;
-  for (char& c : out)
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  return out;
+  return testing::testNameOf(info.param);
 }
 
 INSTANTIATE_TEST_SUITE_P(ExecutorMemory, HierarchicalEverySplit,

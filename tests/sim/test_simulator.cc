@@ -4,7 +4,6 @@
 // against walking every rank, and the 131,072-rank scale.
 #include <gtest/gtest.h>
 
-#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -14,6 +13,7 @@
 #include "plan/registry.h"
 #include "sim/fabric_graph.h"
 #include "sim/simulator.h"
+#include "support/param_names.h"
 #include "topology/fabric.h"
 
 namespace strata::sim {
@@ -229,10 +229,7 @@ TEST_P(FastAgainstFull, AgreeWithinTolerance) {
 }
 
 std::string algorithmTestName(const ::testing::TestParamInfo<const AlgorithmInfo*>& info) {
-  std::string out = info.param->name;
-  for (char& c : out)
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  return out;
+  return testing::testNameOf(info.param->name);
 }
 
 INSTANTIATE_TEST_SUITE_P(Simulator, FastAgainstFull, ::testing::ValuesIn(algorithmsFor(Collective::AllReduce)),

@@ -6,12 +6,12 @@
 // the collective's result, finalized exactly once.
 #include <gtest/gtest.h>
 
-#include <cctype>
 #include <chrono>
 #include <map>
 
 #include "core/error.h"
 #include "plan/registry.h"
+#include "support/param_names.h"
 #include "support/symbolic.h"
 
 namespace strata {
@@ -85,10 +85,7 @@ TEST_P(EveryAlgorithm, IsCorrectForWorldSizes1To33) {
 }
 
 std::string algorithmTestName(const ::testing::TestParamInfo<const AlgorithmInfo*>& info) {
-  std::string name = std::string(collectiveName(info.param->collective)) + "_" + info.param->name;
-  for (char& c : name)
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  return name;
+  return testing::testNameOf(std::string(collectiveName(info.param->collective)) + "_" + info.param->name);
 }
 
 INSTANTIATE_TEST_SUITE_P(Schedule, EveryAlgorithm, ::testing::ValuesIn(allAlgorithms()), algorithmTestName);
