@@ -38,21 +38,36 @@ bool stepWritesOutput(StepKind kind) {
   return kind != StepKind::Send && kind != StepKind::RecvReduceSend;
 }
 
+namespace {
+// Blocks hold blockElems elements up to the one that holds the tail, then nothing: the full
+// blocks of [first, first + n) and whether the tail block is among them, in O(1).
+struct RangeBlocks {
+  size_t full = 0, tail = 0;  // tail: the tail block's elements if it is in the range, else 0
+};
+RangeBlocks rangeBlocks(size_t count, size_t blockElems, uint32_t first, uint32_t n) {
+  const size_t fullBlocks = count / blockElems, tail = count % blockElems;
+  const size_t last = size_t(first) + n;  // exclusive
+  RangeBlocks r;
+  r.full = last <= fullBlocks ? n : (first >= fullBlocks ? 0 : fullBlocks - first);
+  if (tail != 0 && first <= fullBlocks && fullBlocks < last) r.tail = tail;
+  return r;
+}
+}  // namespace
+
 size_t Schedule::rangeChunkElems(uint32_t first, uint32_t n, size_t c) const {
   if (blockElems == 0 || n == 0) return 0;
-  // Blocks hold blockElems elements up to the one that holds the tail, then nothing: count the
-  // full blocks of the range and add the tail block's share, in O(1).
   auto chunkOf = [&](size_t blockSize) -> size_t {
     size_t begin = c * chunkElems;
     return begin >= blockSize ? 0 : std::min(chunkElems, blockSize - begin);
   };
-  const size_t fullBlocks = count / blockElems;
-  const size_t tail = count % blockElems;
-  const size_t last = size_t(first) + n;  // exclusive
-  size_t full = last <= fullBlocks ? n : (first >= fullBlocks ? 0 : fullBlocks - first);
-  size_t elems = full * chunkOf(blockElems);
-  if (tail != 0 && first <= fullBlocks && fullBlocks < last) elems += chunkOf(tail);
-  return elems;
+  const RangeBlocks r = rangeBlocks(count, blockElems, first, n);
+  return r.full * chunkOf(blockElems) + (r.tail ? chunkOf(r.tail) : 0);
+}
+
+size_t Schedule::rangeElems(uint32_t first, uint32_t n) const {
+  if (blockElems == 0 || n == 0) return 0;
+  const RangeBlocks r = rangeBlocks(count, blockElems, first, n);
+  return r.full * blockElems + r.tail;
 }
 
 size_t Schedule::footprintBytes() const {

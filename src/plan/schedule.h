@@ -183,6 +183,8 @@ struct Schedule {
   }
   // Elements of chunk c over blocks [first, first + n): the size of that step's message.
   size_t rangeChunkElems(uint32_t first, uint32_t n, size_t c) const;
+  // Elements of blocks [first, first + n) over all chunks: what that step sends in all.
+  size_t rangeElems(uint32_t first, uint32_t n) const;
   // Elements of block b (the last may be short, trailing ones empty).
   size_t blockSize(size_t b) const {
     size_t begin = b * blockElems;

@@ -299,16 +299,12 @@ void forWeighedIterations(uint32_t n, F&& f) {
 // level[i] is that of the i-th send step counted (phase by phase, forWeighedIterations).
 LevelBytes sentBytes(const Schedule& s, const std::vector<int8_t>& level) {
   LevelBytes out{};
-  const size_t fullBlocks = s.blockElems == 0 ? 0 : s.count / s.blockElems, tail = s.count - fullBlocks * s.blockElems;
   size_t i = 0;
   for (const Phase& p : s.phases) {
     if (!stepSends(p.kind)) continue;
     forWeighedIterations(p.iterations, [&](uint32_t it, double weight) {
       const StepInstance x = s.step(p, it);
-      const size_t first = x.blockFirst, last = first + x.blockCount;
-      const size_t full = last <= fullBlocks ? x.blockCount : (first >= fullBlocks ? 0 : fullBlocks - first);
-      const size_t elems = full * s.blockElems + (tail != 0 && first <= fullBlocks && fullBlocks < last ? tail : 0);
-      out[size_t(level[i++])] += weight * double(elems * s.elemBytes);
+      out[size_t(level[i++])] += weight * double(s.rangeElems(x.blockFirst, x.blockCount) * s.elemBytes);
     });
   }
   return out;
