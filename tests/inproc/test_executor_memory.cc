@@ -1,6 +1,7 @@
 // Every all-reduce algorithm run by the real executor with real reduction kernels, many ranks as
-// threads over the in-memory transport: world sizes 1..17, counts around the block and chunk
-// edges, every datatype and op, in place and out of place. Results must be exact.
+// threads over the in-memory transport: world sizes 1..17 (under a sanitizer the shape-changing
+// ones, support/sanitizers.h), counts around the block and chunk edges, every datatype and op,
+// in place and out of place. Results must be exact.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -14,6 +15,7 @@
 #include "support/rank_threads.h"
 #include "support/all_types.h"
 #include "support/param_names.h"
+#include "support/sanitizers.h"
 #include "verify.h"
 
 namespace strata {
@@ -70,13 +72,13 @@ using testing::kAllTypes;
 using testing::kAllOps;
 
 TEST(ExecutorMemory, RingAllWorldSizesAndEdgeCounts) {
-  for (int n = 1; n <= 17; ++n)
+  for (int n : testing::worldSizes(1, 17))
     for (size_t count : {0ul, 1ul, 2ul, 15ul, 16ul, 17ul, 1001ul, 4099ul})
       runAlgorithm("ring", n, count, strataFloat32, strataSum, count % 2, 256);
 }
 
 TEST(ExecutorMemory, OneShotAllWorldSizes) {
-  for (int n = 1; n <= 17; ++n)
+  for (int n : testing::worldSizes(1, 17))
     for (size_t count : {0ul, 1ul, 3ul, 64ul})
       for (bool inPlace : {false, true})
         runAlgorithm("oneshot", n, count, strataFloat32, strataSum, inPlace, 4096);
@@ -91,7 +93,7 @@ TEST(ExecutorMemory, EveryTypeAndOp) {
 }
 
 TEST(ExecutorMemory, SwingAllWorldSizes) {
-  for (int n = 1; n <= 17; ++n)
+  for (int n : testing::worldSizes(1, 17))
     for (size_t count : {0ul, 1ul, 15ul, 17ul, 1001ul, 4099ul})
       for (bool inPlace : {false, true})
         runAlgorithm("swing", n, count, strataFloat32, strataSum, inPlace, 256);
@@ -107,7 +109,7 @@ class ExecutorMemoryAlgorithm : public ::testing::TestWithParam<const char*> {};
 using HierarchicalEverySplit = ExecutorMemoryAlgorithm;
 TEST_P(HierarchicalEverySplit, ExactResults) {
   const char* algo = GetParam();
-  for (int n = 2; n <= 17; ++n)
+  for (int n : testing::worldSizes(2, 17))
     for (int k = 2; k < n; ++k) {
       if (n % k != 0) continue;
       std::vector<int> hostOf(static_cast<size_t>(n));
@@ -136,7 +138,7 @@ INSTANTIATE_TEST_SUITE_P(ExecutorMemory, HierarchicalEverySplit,
 // that blocks take several chunks (and the tree's pipeline runs), in place and out of place.
 using LogDepthAllWorldSizes = ExecutorMemoryAlgorithm;
 TEST_P(LogDepthAllWorldSizes, AndEdgeCounts) {
-  for (int n = 1; n <= 17; ++n)
+  for (int n : testing::worldSizes(1, 17))
     for (size_t count : {0ul, 1ul, 2ul, 15ul, 16ul, 17ul, 1001ul, 4099ul})
       for (bool inPlace : {false, true})
         runAlgorithm(GetParam(), n, count, strataFloat32, strataSum, inPlace, 256);

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "plan/registry.h"
 #include "support/param_names.h"
+#include "support/sanitizers.h"
 #include "support/symbolic.h"
 
 namespace strata {
@@ -42,7 +43,7 @@ std::string layoutName(const std::shared_ptr<const RankLayout>& l) {
 }
 
 void checkAlgorithm(const AlgorithmInfo& algo, int maxRanks) {
-  for (int n = 1; n <= maxRanks; ++n)
+  for (int n : testing::worldSizes(1, maxRanks))
     for (const auto& layout : layoutsFor(n))
       for (size_t perRank : {size_t(24), size_t(0), size_t(1)})
         for (int root : {0, n - 1}) {
@@ -69,20 +70,11 @@ void checkAlgorithm(const AlgorithmInfo& algo, int maxRanks) {
 }
 
 // One test per registered algorithm (named "<collective>_<algorithm>"), so that ctest spreads
-// them over the cores: under AddressSanitizer the symbolic values' allocations make the whole
-// sweep take minutes.
+// them over the cores. Under AddressSanitizer, whose symbolic values' allocations made the whole
+// sweep take minutes, it checks the shape-changing world sizes (support/sanitizers.h).
 class EveryAlgorithm : public ::testing::TestWithParam<const AlgorithmInfo*> {};
 
-TEST_P(EveryAlgorithm, IsCorrectForWorldSizes1To33) {
-#if defined(__SANITIZE_THREAD__)
-  // Single-threaded arithmetic: ThreadSanitizer has nothing to find here and makes it 20x
-  // slower, so its build checks the worlds up to 12 and the other builds all of them.
-  const int maxRanks = 12;
-#else
-  const int maxRanks = 33;
-#endif
-  checkAlgorithm(*GetParam(), maxRanks);
-}
+TEST_P(EveryAlgorithm, IsCorrectForWorldSizes1To33) { checkAlgorithm(*GetParam(), 33); }
 
 std::string algorithmTestName(const ::testing::TestParamInfo<const AlgorithmInfo*>& info) {
   return testing::testNameOf(std::string(collectiveName(info.param->collective)) + "_" + info.param->name);

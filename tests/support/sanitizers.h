@@ -1,0 +1,35 @@
+// Whether the build is instrumented by AddressSanitizer or ThreadSanitizer, and the world sizes
+// a sweep covers there. Their CI passes look for memory and thread errors, which every world
+// size of one shape finds alike, and run each test 3-20x slower: the normal pass checks every
+// size, the sanitized passes the sizes where the algorithms change shape.
+#pragma once
+
+#include <vector>
+
+namespace strata::testing {
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
+// Whether a sanitized build keeps world size n: 1 to 5 (every fold and tree of few ranks), the
+// powers of two and one past them (where the log-depth algorithms stop or start folding), 7
+// (an odd prime below a power of two), 12 (a composite of 3 and 4, uneven hosts) and 24.
+constexpr bool isShapeChangingWorldSize(int n) {
+  if (n <= 5 || n == 7 || n == 12 || n == 24) return true;
+  const int below = n - 1;
+  return (n & (n - 1)) == 0 || (below & (below - 1)) == 0;
+}
+
+// The world sizes lo..hi a sweep covers: all of them, or under a sanitizer the shape-changing
+// ones and hi itself.
+inline std::vector<int> worldSizes(int lo, int hi) {
+  std::vector<int> sizes;
+  for (int n = lo; n <= hi; ++n)
+    if (!kSanitized || n == hi || isShapeChangingWorldSize(n)) sizes.push_back(n);
+  return sizes;
+}
+
+}  // namespace strata::testing
