@@ -19,7 +19,7 @@ CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithD
 cmake --build "$build" --target fuzz_nccl_xml fuzz_hwloc_xml fuzz_bootstrap_wire -j "${JOBS:-$(nproc)}"
 
 if [ "$seconds" = ci ]; then
-  cd "$build" && exec ctest --output-on-failure -L fuzz
+  cd "$build" && exec ctest --output-on-failure -j "$(nproc)" -L fuzz
 fi
 
 # Leaks inside libhwloc itself are suppressed (see the file).
