@@ -333,11 +333,13 @@ TEST(Simulator, HostSharedMemoryModel) {
   EXPECT_NEAR(fast.seconds / full.seconds, 1.0, 0.05);
 }
 
+// 131,072 ranks in fast mode finish and stay within 8 GiB. How fast (issue #4: <= 60 s) is
+// measured by bench/sim-scale.sh on an idle machine, not timed here, where other tests share the
+// cores: this test prints the wall time for the record.
 TEST(Simulator, FastModeReaches131072Ranks) {
-  // A claim about speed and memory: meaningless (and minutes long) under a sanitizer, whose
-  // builds run the other simulator tests for what they check.
-  if (testing::kSanitized)
-    GTEST_SKIP() << "timing and memory of 131,072 ranks are measured in the normal build only";
+  // Minutes long under a sanitizer, whose builds run the other simulator tests for what they
+  // check.
+  if (testing::kSanitized) GTEST_SKIP() << "131,072 ranks run in the normal build only";
   const topo::Fabric fabric = topo::fabricPreset("colossus:131k");
   const FabricGraph g = FabricGraph::fromFabric(fabric);
   ASSERT_EQ(g.ranks(), 131072);
@@ -357,7 +359,6 @@ TEST(Simulator, FastModeReaches131072Ranks) {
     const SimResult r = simulate(g, req, *algo, o);
     std::printf("colossus:131k %s 256 MiB fast: %s\n", algo->name, r.describe().c_str());
     EXPECT_GT(r.seconds, 0);
-    EXPECT_LE(r.wallSeconds, 60.0);
     EXPECT_LE(double(r.peakRssBytes), 8.0 * (1ull << 30));
   }
   EXPECT_GE(ran, 1);
@@ -365,11 +366,10 @@ TEST(Simulator, FastModeReaches131072Ranks) {
 
 // The hierarchical all-reduce that wins at 1 GiB on Colossus-like fabrics: 7 concurrent lanes and
 // about 140 messages per chunk per rank, the slowest schedule to walk. It gets there by walking
-// one GPU per server (docs/simulator.md, "Symmetry" and "Scale"): 55 s and 2.0 GB measured on
-// this 2-core VM when idle; the bound below leaves room for a loaded CI machine.
+// one GPU per server (docs/simulator.md, "Symmetry" and "Scale"); its speed is measured by
+// bench/sim-scale.sh, as above.
 TEST(Simulator, HierarchicalAllReduceOfOneGiBReaches131072Ranks) {
-  if (testing::kSanitized)
-    GTEST_SKIP() << "timing and memory of 131,072 ranks are measured in the normal build only";
+  if (testing::kSanitized) GTEST_SKIP() << "131,072 ranks run in the normal build only";
   const topo::Fabric fabric = topo::fabricPreset("colossus:131k");
   const FabricGraph g = FabricGraph::fromFabric(fabric);
   const PlanRequest req = planRequestFor(g, size_t(1) << 30);
@@ -382,7 +382,6 @@ TEST(Simulator, HierarchicalAllReduceOfOneGiBReaches131072Ranks) {
   // The per-server network bound is 2 (m-1)/m x 1 GiB / (8 x 50 GB/s) = 5.37 ms.
   EXPECT_GT(r.seconds, 5.36e-3);
   EXPECT_LT(r.seconds, 2 * 5.37e-3);
-  EXPECT_LE(r.wallSeconds, 90.0);
   EXPECT_LE(double(r.peakRssBytes), 8.0 * (1ull << 30));
 }
 
