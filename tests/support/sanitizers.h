@@ -16,7 +16,7 @@ inline constexpr bool kSanitized = false;
 
 // Whether a sanitized build keeps world size n: 1 to 5 (every fold and tree of few ranks), the
 // powers of two and one past them (where the log-depth algorithms stop or start folding), 7
-// (an odd prime below a power of two), 12 (a composite of 3 and 4, uneven hosts) and 24.
+// (an odd prime below a power of two), 12 (hosts of 2, 3, 4 and 6) and 24 (three hosts of 8).
 constexpr bool isShapeChangingWorldSize(int n) {
   if (n <= 5 || n == 7 || n == 12 || n == 24) return true;
   const int below = n - 1;
