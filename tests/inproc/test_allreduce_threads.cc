@@ -21,12 +21,6 @@ using testing::kAllOps;
 
 class AllReduceThreads : public ::testing::TestWithParam<int> {};
 
-// Under a sanitizer, where every element filled and checked costs 5-20x more, counts above 4096
-// run float32 only: each type's kernel is the same code at 1001 elements, which every type runs.
-bool skipUnderSanitizer(size_t count, strataDataType_t type) {
-  return testing::kSanitized && count > 4096 && type != strataFloat32;
-}
-
 void sweep(int n, const strataConfig_t& config, const std::vector<size_t>& counts) {
   testing::withComm(n, config, [&](int r, strataComm_t comm) {
     size_t maxCount = *std::max_element(counts.begin(), counts.end());
@@ -37,7 +31,7 @@ void sweep(int n, const strataConfig_t& config, const std::vector<size_t>& count
         for (strataRedOp_t op : kAllOps)
           for (bool inPlace : {false, true}) {
             ++seed;
-            if (skipUnderSanitizer(count, t)) continue;
+            if (testing::sanitizedSweepSkips(count, t)) continue;
             verify::fill(send.data(), count, t, op, r, n, seed);
             void* out = inPlace ? send.data() : recv.data();
             if (!inPlace) std::memset(recv.data(), 0x5a, recv.size());

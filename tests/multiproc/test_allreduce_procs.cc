@@ -91,9 +91,7 @@ int sweepBody(int r, strataComm_t comm, int n, const std::vector<size_t>& counts
       for (strataRedOp_t op : kAllOps)
         for (bool inPlace : {false, true}) {
           ++seed;
-          // Under a sanitizer, counts above 4096 float32 only: each type's kernel is the same
-          // code at 999 elements, and every element costs 5-20x more there.
-          if (strata::testing::kSanitized && count > 4096 && t != strataFloat32) continue;
+          if (strata::testing::sanitizedSweepSkips(count, t)) continue;
           strata::verify::fill(send.data(), count, t, op, r, n, seed);
           void* out = inPlace ? send.data() : recv.data();
           if (strataAllReduce(send.data(), out, count, t, op, comm, nullptr) != strataSuccess) {

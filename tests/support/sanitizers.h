@@ -4,7 +4,10 @@
 // size, the sanitized passes the sizes where the algorithms change shape.
 #pragma once
 
+#include <cstddef>
 #include <vector>
+
+#include "strata/strata.h"
 
 namespace strata::testing {
 
@@ -30,6 +33,13 @@ inline std::vector<int> worldSizes(int lo, int hi) {
   for (int n = lo; n <= hi; ++n)
     if (!kSanitized || n == hi || isShapeChangingWorldSize(n)) sizes.push_back(n);
   return sizes;
+}
+
+// Whether an all-reduce sweep skips `count` elements of `type`: under a sanitizer, where every
+// element filled and checked costs 5-20x more, counts above 4096 run float32 only; each type's
+// kernel is the same code at the sweeps' ~1000-element counts, which every type runs.
+inline bool sanitizedSweepSkips(size_t count, strataDataType_t type) {
+  return kSanitized && count > 4096 && type != strataFloat32;
 }
 
 }  // namespace strata::testing
