@@ -47,14 +47,14 @@ struct Node {
   NodeKind kind = NodeKind::Cpu;
   uint32_t host = 0;         // which server of the topology this node belongs to
   int32_t index = -1;        // GPU device index, NIC index, NUMA id, port number, switch tier index
-  std::string name;          // "GPU0", "mlx5_0", "NUMA1", "port1", "leaf3"
-  std::string busId;         // PCI bus id "0000:07:00.0" where known
+  std::string name{};        // "GPU0", "mlx5_0", "NUMA1", "port1", "leaf3"
+  std::string busId{};       // PCI bus id "0000:07:00.0" where known
   // Kind-specific facts; 0 or empty when unknown.
-  std::string model;         // "H100", "ConnectX-7", "AMD EPYC 7V12"
+  std::string model{};       // "H100", "ConnectX-7", "AMD EPYC 7V12"
   int gpuSm = 0;             // compute capability x 10 (90 for H100)
   uint64_t memoryBytes = 0;  // GPU memory, NUMA memory
   double speedGbps = 0;      // NIC port line rate, Gbit/s
-  std::string linkLayer;     // "InfiniBand", "Ethernet"
+  std::string linkLayer{};   // "InfiniBand", "Ethernet"
   uint64_t guid = 0;
   int rail = -1;             // NIC: which rail (leaf plane) its port is cabled to
   int tier = -1;             // NetSwitch: 0 leaf, 1 spine, 2 core

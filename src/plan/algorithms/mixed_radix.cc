@@ -83,7 +83,7 @@ void appendMixedRadixReduceScatter(Schedule& s, const RankGroup& group, uint32_t
       const int j = (d - o + r) % r;  // peer j sends to us as its o-th message
       const bool last = finalize && st + 1 == radices.size() && o + 1 == r;
       addTablePhase(s, StepKind::RecvReduceCopy,
-                    uint8_t((o == 1 ? local : kFromOutput) | (last ? kFinalize : 0)));
+                    uint8_t((o == 1 ? local : uint8_t(kFromOutput)) | (last ? kFinalize : 0)));
       addRow(s, map.span(-1, group.member(mixedRadixPeer(self, weight, r, j)), kept));
     }
     current = kept;
