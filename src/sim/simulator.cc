@@ -197,7 +197,8 @@ std::vector<double> fill(const FillProblem& p) {
   std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
   for (size_t l = 0; l < nl; ++l)
     if (count[l] > 0) heap.push({share[l] = remaining[l] / count[l], uint32_t(l)});
-  std::vector<char> frozen(nf, 0);
+  std::vector<char> frozen(nf, 0), touched(nl, 0);
+  std::vector<uint32_t> changed;
   while (!heap.empty()) {
     const auto [s, l] = heap.top();
     heap.pop();
@@ -211,9 +212,20 @@ std::vector<double> fill(const FillProblem& p) {
         const uint32_t l2 = p.links[j];
         remaining[l2] = std::max(0.0, remaining[l2] - s);
         --count[l2];
-        if (l2 != l && count[l2] > 0) heap.push({share[l2] = remaining[l2] / count[l2], l2});
+        if (l2 != l && !touched[l2]) {
+          touched[l2] = 1;
+          changed.push_back(l2);
+        }
       }
     }
+    // Each link whose flows were frozen goes back once, with its share after the whole batch
+    // (shares only grow as flows freeze at the smallest one): a bundle link that thousands of the
+    // frozen flows cross would otherwise be pushed once per flow.
+    for (uint32_t l2 : changed) {
+      touched[l2] = 0;
+      if (count[l2] > 0) heap.push({share[l2] = remaining[l2] / count[l2], l2});
+    }
+    changed.clear();
   }
   return rate;
 }
