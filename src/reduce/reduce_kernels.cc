@@ -26,8 +26,10 @@
 
 // GCC 12 reports false -Wmaybe-uninitialized warnings inside the AVX-512 intrinsics (their
 // self-initialised _mm512_undefined_*() placeholders, GCC PR105593) wherever they are inlined.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 namespace strata::kernels::STRATA_KERNEL_ISA {
 namespace {
@@ -370,4 +372,6 @@ const KernelTable& table() { return kTable; }
 
 }  // namespace strata::kernels::STRATA_KERNEL_ISA
 
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif

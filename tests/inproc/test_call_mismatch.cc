@@ -111,8 +111,9 @@ TEST(CallMismatch, BroadcastRootIsDetected) {
     const int root = r == 3 ? 1 : 0;
     std::vector<int32_t> x(64, r + 10);
     strataResult_t res = strataBroadcast(x.data(), x.data(), x.size(), strataInt32, root, comm, nullptr);
-    if (res == strataSuccess)
+    if (res == strataSuccess) {
       for (int32_t v : x) EXPECT_EQ(v, root + 10) << "rank " << r << " finished with wrong data";
+    }
     return res;
   });
   expectDetected(outcomes, "root", false);
@@ -125,8 +126,9 @@ TEST(CallMismatch, ReduceRootIsDetected) {
     std::vector<int32_t> x(64, r), y(64, -1);
     strataResult_t res = strataReduce(x.data(), y.data(), x.size(), strataInt32, strataSum, root,
                                       comm, nullptr);
-    if (res == strataSuccess && r == root)
+    if (res == strataSuccess && r == root) {
       for (int32_t v : y) EXPECT_EQ(v, 0 + 1 + 2) << "root " << r << " finished with a wrong sum";
+    }
     return res;
   });
   expectDetected(outcomes, "root", false);
