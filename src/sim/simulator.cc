@@ -1250,7 +1250,7 @@ class FastSim {
   // value while one of them has not been walked yet (the walker then waits for its rank).
   double laneReady(int w, int r, const Shape& s, const Cursor& cur) {
     if (cur.lane < 0 || cur.it != 0) return 0;
-    const size_t chunk = chunkOf(s, cur), chunks = walkers_.chunks[size_t(r)];
+    const size_t chunk = chunkOf(s, cur);
     double ready = 0;
     for (uint32_t q : s.lanes.after[cur.p]) {
       const Proc& other = procs_[walkers_.first[size_t(r)] + s.lanes.of[q]];
@@ -1262,7 +1262,7 @@ class FastSim {
       const uint64_t tq = chunk + s.lag[q];
       const bool skipped = skippedT_ > 0 && tq >= cutAt_ && tq < cutAt_ + skippedT_;
       const size_t c = skipped ? chunk - skippedT_ : chunk;
-      ready = std::max(ready, double(laneDoneAt_[laneDoneBase_[size_t(r)] + q * chunks + c]) +
+      ready = std::max(ready, double(laneDoneAt_[laneDoneBase_[size_t(r)] + c * s.lag.size() + q]) +
                                   (skipped ? shift_ : 0.0));
     }
     return ready;
@@ -1403,7 +1403,7 @@ class FastSim {
         P.cur.it = skipAfter ? in.iterations - 1 : P.cur.it + 1;
       }
       if (P.cur.lane >= 0 && (ph.kind == StepKind::RecvReduceAll || P.cur.it >= ph.iterations))
-        laneDoneAt_[laneDoneBase_[size_t(r)] + phase * s.chunksPerBlock() + chunk] = float(P.clock);
+        laneDoneAt_[laneDoneBase_[size_t(r)] + chunk * s.phases.size() + phase] = float(P.clock);
     }
     P.done = true;
   }
@@ -1420,7 +1420,9 @@ class FastSim {
   std::vector<Proc> procs_;  // per walker
   std::vector<std::vector<int>> depWaiters_;  // per rank: walkers waiting for another lane
   std::vector<uint64_t> laneDoneBase_;        // per rank: its first entry in laneDoneAt_
-  std::vector<float> laneDoneAt_;             // per rank, phase and chunk: when its steps ended
+  // Per rank, chunk and phase (the phases of a chunk side by side: a step's waits read them
+  // together): when its steps on that chunk ended.
+  std::vector<float> laneDoneAt_;
   std::vector<PhaseInfo> info_;
   std::vector<Shape> shapes_;       // distinct shapes of the walked ranks' schedules
   std::vector<uint32_t> shapeOf_;   // per rank: its shape's index
