@@ -112,21 +112,18 @@ void assignLanes(Schedule& s) {
   }
   if (count == 1) return;
   // after[p]: per other lane, its last phase q whose step on a chunk precedes p's in the
-  // sequential walk, i.e. (lag, index) of q below p's.
-  auto before = [&](uint32_t q, uint32_t p) {
-    const uint32_t lq = s.phases[q].chunkLag, lp = s.phases[p].chunkLag;
-    return lq < lp || (lq == lp && q < p);
-  };
-  std::vector<int64_t> last(count);
-  for (uint32_t p = 0; p < np; ++p) {
-    std::fill(last.begin(), last.end(), -1);
-    for (uint32_t q = 0; q < np; ++q) {
-      if (s.lanes.of[q] == s.lanes.of[p] || !before(q, p)) continue;
-      int64_t& l = last[s.lanes.of[q]];
-      if (l < 0 || before(uint32_t(l), q)) l = q;
-    }
-    for (int64_t q : last)
-      if (q >= 0) s.lanes.after[p].push_back(uint32_t(q));
+  // sequential walk, i.e. (lag, index) of q below p's. One sweep in that order, keeping each
+  // lane's latest phase (a wide rail step has hundreds of phases: no pass over all per phase).
+  std::vector<uint32_t> order(np);
+  for (uint32_t p = 0; p < np; ++p) order[p] = p;
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return s.phases[a].chunkLag < s.phases[b].chunkLag;
+  });
+  std::vector<int64_t> last(count, -1);
+  for (uint32_t p : order) {
+    for (uint16_t lane = 0; lane < count; ++lane)
+      if (lane != s.lanes.of[p] && last[lane] >= 0) s.lanes.after[p].push_back(uint32_t(last[lane]));
+    last[s.lanes.of[p]] = p;
   }
 }
 

@@ -17,6 +17,7 @@ extern const AlgorithmInfo kAllReduceHierTree;
 extern const AlgorithmInfo kAllReduceRadixHd;
 extern const AlgorithmInfo kAllReduceRadixRd;
 extern const AlgorithmInfo kAllReduceHierRadixHd;
+extern const AlgorithmInfo kAllReduceHierRadix128Hd;
 extern const AlgorithmInfo kAllReduceHierRadixRd;
 extern const AlgorithmInfo kReduceScatterRing;
 extern const AlgorithmInfo kAllGatherRing;
@@ -51,6 +52,7 @@ const std::vector<const AlgorithmInfo*>& allAlgorithms() {
       &kAllReduceRadixHd,
       &kAllReduceRadixRd,
       &kAllReduceHierRadixHd,
+      &kAllReduceHierRadix128Hd,
       &kAllReduceHierRadixRd,
       &kAllReduceHierSwing,
       &kReduceScatterRing,

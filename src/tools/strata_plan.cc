@@ -267,11 +267,12 @@ double gbps(double bytes, double seconds) { return seconds > 0 ? bytes / seconds
 // (tests/sim, docs/simulator.md): the double binary tree, whose fast-mode times are pessimistic by up
 // to 16 % on large buffers; swing, rd, hd and hier-hd, up to 7 % pessimistic; and hier-radix-hd,
 // 6-8 % pessimistic at 32-128 MiB on 1,024 ranks of colossus:100k, and 6 % optimistic at 1 GiB
-// on 1,960 (docs/planner.md; the test's rows of it agree within 0.3 %). Their times are
-// marked, so that nobody reads them as validated.
+// on 1,960 (docs/planner.md; the test's rows of it agree within 0.3 %); hier-radix128-hd, the
+// same pattern, is marked with it. Their times are marked, so that nobody reads them as
+// validated.
 bool fastModeUnvalidated(const std::string& algorithm) {
   return algorithm == "dbt" || algorithm == "swing" || algorithm == "rd" || algorithm == "hd" ||
-         algorithm == "hier-hd" || algorithm == "hier-radix-hd";
+         algorithm == "hier-hd" || algorithm == "hier-radix-hd" || algorithm == "hier-radix128-hd";
 }
 
 // The phases of rank 0's schedule, with where its peers sit, and the traffic per tier.
@@ -428,7 +429,7 @@ int run(const Options& o) {
   }
   if (flagged)
     fmt::print("# * fast mode strays from full mode by more than 5 % for this algorithm (dbt: up to 16 % "
-               "pessimistic; swing, rd, hd, hier-hd: up to 7 %; hier-radix-hd: 6-8 % on some sizes): check with "
+               "pessimistic; swing, rd, hd, hier-hd: up to 7 %; hier-radix-hd, hier-radix128-hd: 6-8 % on some sizes): check with "
                "--mode full on a slice (--ranks), "
                "docs/simulator.md\n");
   if (o.json) {

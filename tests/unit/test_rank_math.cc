@@ -303,5 +303,24 @@ TEST(RankMath, DoubleBinaryTreesSpanEveryRankAndShareNoInteriorRank) {
   }
 }
 
+// Radices merge prime factors in ascending order up to the cap: Colossus's 12,500 servers per
+// rail take three steps with radices up to 32 and two up to 128 (hier-radix128-hd), 16,384
+// servers (colossus:131k) two of 128; the product is always the group size.
+TEST(RankMath, MixedRadicesMergeFactorsUpToTheCap) {
+  EXPECT_EQ(mixedRadices(1, 32), std::vector<int>{});
+  EXPECT_EQ(mixedRadices(12500, 32), (std::vector<int>{20, 25, 25}));
+  EXPECT_EQ(mixedRadices(12500, 128), (std::vector<int>{100, 125}));
+  EXPECT_EQ(mixedRadices(16384, 32), (std::vector<int>{32, 32, 16}));
+  EXPECT_EQ(mixedRadices(16384, 128), (std::vector<int>{128, 128}));
+  EXPECT_EQ(mixedRadices(245, 128), (std::vector<int>{35, 7}));
+  EXPECT_EQ(mixedRadices(67, 32), std::vector<int>{67});  // a prime above the cap stays whole
+  for (int m = 1; m <= 2000; ++m)
+    for (int cap : {32, 128}) {
+      int product = 1;
+      for (int r : mixedRadices(m, cap)) product *= r;
+      EXPECT_EQ(product, m) << m << " cap " << cap;
+    }
+}
+
 }  // namespace
 }  // namespace strata

@@ -127,6 +127,28 @@ TEST(Schedule, HierarchicalRadixHalvingDoublingIsCorrectOnSeveralRailSteps) {
   }
 }
 
+// The wide variant on a rail of two steps with a radix above 32 (129 hosts: 3 x 43), with hosts
+// of 2 ranks, several chunks and a nearly empty buffer.
+TEST(Schedule, HierarchicalWideRadixIsCorrectOnTwoRailSteps) {
+  const AlgorithmInfo* algo = nullptr;
+  for (const AlgorithmInfo* a : allAlgorithms())
+    if (std::string(a->name) == "hier-radix128-hd") algo = a;
+  ASSERT_NE(algo, nullptr);
+  const int hosts = 129, perHost = 2, n = hosts * perHost;
+  for (size_t count : {size_t(n) * 4 + 5, size_t(3)}) {
+    PlanRequest req;
+    req.collective = Collective::AllReduce;
+    req.nranks = n;
+    req.layout = std::make_shared<RankLayout>(RankLayout::contiguousHosts(n, perHost));
+    req.count = count;
+    req.elemBytes = 4;
+    req.messageBytes = 32;
+    req.oneShotMaxBytes = 1 << 20;
+    ASSERT_TRUE(algo->supports(req));
+    EXPECT_EQ(testing::SymbolicRun::check(*algo, req), "") << "count " << count;
+  }
+}
+
 // Every algorithm's schedule for 131,072 ranks (hosts of 8) builds in <= 10 ms and takes <= 1 MiB.
 // Lanes may run concurrently only because every channel (peer and direction) belongs to one
 // lane: checked here from the steps themselves. And they must be worth having: a hierarchical

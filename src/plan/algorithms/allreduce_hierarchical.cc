@@ -9,8 +9,9 @@
 // of a host work at once, each on its own rail; the heavy S (k-1)/k phases stay on the fast
 // intra-host links. Needs every host to hold the same number of ranks and at least two hosts;
 // the ranks of a host need not be numbered consecutively (groups then list their members).
-// Registered as hier-ring, hier-hd, hier-tree and hier-swing (the inter-host pattern: ring,
-// halving-doubling, double binary tree, Swing). nblocks = k x the blocks the pattern wants for m.
+// Registered as hier-ring, hier-hd, hier-tree, hier-swing, hier-radix-hd, hier-radix128-hd and
+// hier-radix-rd (the inter-host pattern: ring, halving-doubling, double binary tree, Swing, mixed
+// radix). nblocks = k x the blocks the pattern wants for m.
 #include <algorithm>
 #include <cmath>
 
@@ -96,9 +97,25 @@ const InterPattern kTreeInter{
     [](int m) { return uint32_t(2 * doubleBinaryTreeMaxDepth(m)); }};
 
 const InterPattern kRadixHalvingDoublingInter{
-    "radix-hd", mixedRadixBlocksFor, mixedRadixMaxBlocksPerStep, appendMixedRadixHalvingDoubling,
+    "radix-hd", mixedRadixBlocksFor,
+    [](int m, uint32_t count) { return mixedRadixMaxBlocksPerStep(m, count); },
+    [](Schedule& s, const RankGroup& rail, uint32_t base, uint32_t count, uint8_t flags) {
+      appendMixedRadixHalvingDoubling(s, rail, base, count, flags);
+    },
     [](const CostModel& c, int m, double bytes, int tier, size_t messageBytes) {
       return mixedRadixHalvingDoublingSeconds(c, m, bytes, tier, messageBytes);
+    },
+    noLag, 1, true};
+
+// The same with radices up to kMaxWideRadix: two rail steps up to 16,384 servers.
+const InterPattern kWideRadixHalvingDoublingInter{
+    "radix128-hd", mixedRadixBlocksFor,
+    [](int m, uint32_t count) { return mixedRadixMaxBlocksPerStep(m, count, kMaxWideRadix); },
+    [](Schedule& s, const RankGroup& rail, uint32_t base, uint32_t count, uint8_t flags) {
+      appendMixedRadixHalvingDoubling(s, rail, base, count, flags, kMaxWideRadix);
+    },
+    [](const CostModel& c, int m, double bytes, int tier, size_t messageBytes) {
+      return mixedRadixHalvingDoublingSeconds(c, m, bytes, tier, messageBytes, kMaxWideRadix);
     },
     noLag, 1, true};
 
@@ -361,6 +378,16 @@ extern const AlgorithmInfo kAllReduceHierRadixHd{
     [](const PlanRequest& r) { return supports(r) && mixedRadixSupports(r.layout->nhosts); },
     [](const PlanRequest& r) { return hierSeconds(r, kRadixHalvingDoublingInter); },
     [](const PlanRequest& r) { return hierBuild(r, "hier-radix-hd", kRadixHalvingDoublingInter); }};
+
+// Rails of more than kMaxRadix^2 servers (or of prime factors that do not pack into two
+// radices of at most kMaxRadix) take three or more steps with hier-radix-hd; this one takes two
+// up to 16,384 servers (colossus:100k's 12,500: 100 x 125). docs/planner.md has why that wins.
+extern const AlgorithmInfo kAllReduceHierRadix128Hd{
+    "hier-radix128-hd", Collective::AllReduce,
+    "reduce-scatter in the host, mixed-radix halving-doubling per rail in radices up to 128, all-gather in the host",
+    [](const PlanRequest& r) { return supports(r) && mixedRadixSupports(r.layout->nhosts); },
+    [](const PlanRequest& r) { return hierSeconds(r, kWideRadixHalvingDoublingInter); },
+    [](const PlanRequest& r) { return hierBuild(r, "hier-radix128-hd", kWideRadixHalvingDoublingInter); }};
 
 // The shard travels whole in every exchange: small buffers only.
 extern const AlgorithmInfo kAllReduceHierRadixRd{

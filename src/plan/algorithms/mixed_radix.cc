@@ -43,15 +43,16 @@ bool mixedRadixSupports(int groupSize) { return largestPrimeFactor(groupSize) <=
 
 uint32_t mixedRadixBlocksFor(int groupSize) { return uint32_t(std::max(1, groupSize)); }
 
-uint32_t mixedRadixMaxBlocksPerStep(int groupSize, uint32_t blockCount) {
-  const std::vector<int> radices = mixedRadices(groupSize, kMaxRadix);
+uint32_t mixedRadixMaxBlocksPerStep(int groupSize, uint32_t blockCount, int maxRadix) {
+  const std::vector<int> radices = mixedRadices(groupSize, maxRadix);
   if (radices.empty()) return std::max(1u, blockCount);
   // Step 0's parts are the largest: m / r_0 logical blocks, rounded up by the block map.
   return std::max(1u, uint32_t((uint64_t(blockCount) + radices[0] - 1) / radices[0]) + 1);
 }
 
 void appendMixedRadixReduceScatter(Schedule& s, const RankGroup& group, uint32_t blockBase,
-                                   uint32_t blockCount, uint8_t firstFlags, bool finalize) {
+                                   uint32_t blockCount, uint8_t firstFlags, bool finalize,
+                                   int maxRadix) {
   const int m = group.size;
   if (m <= 1) {
     if (finalize || !(firstFlags & kFromOutput)) {
@@ -60,7 +61,7 @@ void appendMixedRadixReduceScatter(Schedule& s, const RankGroup& group, uint32_t
     }
     return;
   }
-  const std::vector<int> radices = mixedRadices(m, kMaxRadix);
+  const std::vector<int> radices = mixedRadices(m, maxRadix);
   const BlockMap map{blockBase, blockCount, m};
   const int self = group.self;
   // Per step, send every other part of the current range (starting after our own digit, so that
@@ -92,10 +93,10 @@ void appendMixedRadixReduceScatter(Schedule& s, const RankGroup& group, uint32_t
 }
 
 void appendMixedRadixAllGather(Schedule& s, const RankGroup& group, uint32_t blockBase,
-                               uint32_t blockCount) {
+                               uint32_t blockCount, int maxRadix) {
   const int m = group.size;
   if (m <= 1) return;
-  const std::vector<int> radices = mixedRadices(m, kMaxRadix);
+  const std::vector<int> radices = mixedRadices(m, maxRadix);
   const BlockMap map{blockBase, blockCount, m};
   const int self = group.self;
   int weight = 1;
@@ -123,10 +124,10 @@ void appendMixedRadixAllGather(Schedule& s, const RankGroup& group, uint32_t blo
 }
 
 void appendMixedRadixHalvingDoubling(Schedule& s, const RankGroup& group, uint32_t blockBase,
-                                     uint32_t blockCount, uint8_t firstFlags) {
+                                     uint32_t blockCount, uint8_t firstFlags, int maxRadix) {
   if (group.size <= 1) return localCopy(s, blockBase, blockCount, firstFlags);
-  appendMixedRadixReduceScatter(s, group, blockBase, blockCount, firstFlags, true);
-  appendMixedRadixAllGather(s, group, blockBase, blockCount);
+  appendMixedRadixReduceScatter(s, group, blockBase, blockCount, firstFlags, true, maxRadix);
+  appendMixedRadixAllGather(s, group, blockBase, blockCount, maxRadix);
 }
 
 void appendMixedRadixDoubling(Schedule& s, const RankGroup& group, uint32_t blockBase,
@@ -154,10 +155,10 @@ void appendMixedRadixDoubling(Schedule& s, const RankGroup& group, uint32_t bloc
 }
 
 double mixedRadixHalvingDoublingSeconds(const CostModel& c, int groupSize, double bytes, int tier,
-                                        size_t messageBytes) {
+                                        size_t messageBytes, int maxRadix) {
   if (groupSize <= 1) return bytes / c.intraHost.bytesPerSec;
   double sec = 0, range = bytes;
-  for (int r : mixedRadices(groupSize, kMaxRadix)) {
+  for (int r : mixedRadices(groupSize, maxRadix)) {
     const double out = range * (r - 1) / r;  // sent (and received) this step, each way
     const double messages = std::max(double(r - 1), std::ceil(out / double(std::max<size_t>(1, messageBytes))));
     // The r-1 messages leave back to back: one latency, the bytes at the link's rate.

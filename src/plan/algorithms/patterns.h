@@ -104,21 +104,26 @@ namespace strata {
 // a pipeline stage that fills and drains, so fewer, wider steps win at scale (docs/planner.md:
 // on colossus:100k at 1 GiB, 32 gave 82.5 % of the bound where 16 gave 71.4 %).
 constexpr int kMaxRadix = 32;
+// The wide variant (hier-radix128-hd): two rail steps up to 16,384 servers. On three steps the
+// rail's lanes drift out of step and share receivers' links (docs/planner.md); two wide steps
+// keep them in step, at 4x the messages per step (and per simulated step).
+constexpr int kMaxWideRadix = 128;
 bool mixedRadixSupports(int groupSize);  // its largest prime factor is at most 64
 uint32_t mixedRadixBlocksFor(int groupSize);  // groupSize
-uint32_t mixedRadixMaxBlocksPerStep(int groupSize, uint32_t blockCount);
+uint32_t mixedRadixMaxBlocksPerStep(int groupSize, uint32_t blockCount, int maxRadix = kMaxRadix);
 void appendMixedRadixHalvingDoubling(Schedule& s, const RankGroup& group, uint32_t blockBase,
-                                     uint32_t blockCount, uint8_t firstFlags);
+                                     uint32_t blockCount, uint8_t firstFlags, int maxRadix = kMaxRadix);
 // Its two halves. After the reduce-scatter, this rank holds (finalized only if asked) the blocks
 // of mixedRadixKept's last step; the all-gather starts from there. With one radix (a group of at
 // most kMaxRadix) each is a single direct exchange: every rank sends to every other at once.
 void appendMixedRadixReduceScatter(Schedule& s, const RankGroup& group, uint32_t blockBase,
-                                   uint32_t blockCount, uint8_t firstFlags, bool finalize);
+                                   uint32_t blockCount, uint8_t firstFlags, bool finalize,
+                                   int maxRadix = kMaxRadix);
 void appendMixedRadixAllGather(Schedule& s, const RankGroup& group, uint32_t blockBase,
-                               uint32_t blockCount);
+                               uint32_t blockCount, int maxRadix = kMaxRadix);
 
 double mixedRadixHalvingDoublingSeconds(const CostModel& m, int groupSize, double bytes, int tier,
-                                        size_t messageBytes);
+                                        size_t messageBytes, int maxRadix = kMaxRadix);
 
 // Mixed-radix recursive doubling: per radix, the whole range to the r-1 other ranks of the digit
 // group, then every member reduces the r ranges in digit order (the same bits everywhere). One
