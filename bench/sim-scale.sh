@@ -23,9 +23,10 @@ while [ $# -gt 0 ]; do
 done
 [ -x "$plan" ] || { echo "sim-scale: no strata-plan at $plan (build first, or --plan)" >&2; exit 2; }
 
-# algorithm:size: the one strata-plan picks at 1 GiB, the slowest schedule to walk (the
-# log-depth tables of halving-doubling) and the ring.
-cases="hier-radix-hd:1G hd:256M ring:256M"
+# algorithm:size: the one strata-plan picks at 1 GiB (hier-radix128-hd, since 2026-11-28; the
+# slowest to walk), the one it picked before, a flat log-depth table (halving-doubling) and the
+# ring.
+cases="hier-radix128-hd:1G hier-radix-hd:1G hd:256M ring:256M"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 rows=""

@@ -381,7 +381,7 @@ extern const AlgorithmInfo kAllReduceHierRadixHd{
 
 // Rails of more than kMaxRadix^2 servers (or of prime factors that do not pack into two
 // radices of at most kMaxRadix) take three or more steps with hier-radix-hd; this one takes two
-// up to 16,384 servers (colossus:100k's 12,500: 100 x 125). docs/planner.md has why that wins.
+// up to 16,384 servers (colossus:100k's 12,500: 100 x 125). docs/planner.md: what it gains.
 extern const AlgorithmInfo kAllReduceHierRadix128Hd{
     "hier-radix128-hd", Collective::AllReduce,
     "reduce-scatter in the host, mixed-radix halving-doubling per rail in radices up to 128, all-gather in the host",

@@ -104,9 +104,10 @@ namespace strata {
 // a pipeline stage that fills and drains, so fewer, wider steps win at scale (docs/planner.md:
 // on colossus:100k at 1 GiB, 32 gave 82.5 % of the bound where 16 gave 71.4 %).
 constexpr int kMaxRadix = 32;
-// The wide variant (hier-radix128-hd): two rail steps up to 16,384 servers. On three steps the
-// rail's lanes drift out of step and share receivers' links (docs/planner.md); two wide steps
-// keep them in step, at 4x the messages per step (and per simulated step).
+// The wide variant (hier-radix128-hd): two rail steps up to 16,384 servers, at up to 127
+// messages per step. On three steps the rail's lanes drift out of step and share receivers'
+// links (full mode, 1,960 ranks); on colossus:100k at 1 GiB fast mode gives two wide steps 95 %
+// of the bound against 86 % for three (docs/planner.md, with what is not settled).
 constexpr int kMaxWideRadix = 128;
 bool mixedRadixSupports(int groupSize);  // its largest prime factor is at most 64
 uint32_t mixedRadixBlocksFor(int groupSize);  // groupSize
