@@ -96,28 +96,21 @@ const InterPattern kTreeInter{
     },
     [](int m) { return uint32_t(2 * doubleBinaryTreeMaxDepth(m)); }};
 
-const InterPattern kRadixHalvingDoublingInter{
-    "radix-hd", mixedRadixBlocksFor,
-    [](int m, uint32_t count) { return mixedRadixMaxBlocksPerStep(m, count); },
+// Mixed-radix halving-doubling over the rail with radices merged up to MaxRadix.
+template <int MaxRadix>
+const InterPattern kMixedRadixInter{
+    MaxRadix == kMaxRadix ? "radix-hd" : "radix128-hd", mixedRadixBlocksFor,
+    [](int m, uint32_t count) { return mixedRadixMaxBlocksPerStep(m, count, MaxRadix); },
     [](Schedule& s, const RankGroup& rail, uint32_t base, uint32_t count, uint8_t flags) {
-      appendMixedRadixHalvingDoubling(s, rail, base, count, flags);
+      appendMixedRadixHalvingDoubling(s, rail, base, count, flags, MaxRadix);
     },
     [](const CostModel& c, int m, double bytes, int tier, size_t messageBytes) {
-      return mixedRadixHalvingDoublingSeconds(c, m, bytes, tier, messageBytes);
+      return mixedRadixHalvingDoublingSeconds(c, m, bytes, tier, messageBytes, MaxRadix);
     },
     noLag, 1, true};
-
-// The same with radices up to kMaxWideRadix: two rail steps up to 16,384 servers.
-const InterPattern kWideRadixHalvingDoublingInter{
-    "radix128-hd", mixedRadixBlocksFor,
-    [](int m, uint32_t count) { return mixedRadixMaxBlocksPerStep(m, count, kMaxWideRadix); },
-    [](Schedule& s, const RankGroup& rail, uint32_t base, uint32_t count, uint8_t flags) {
-      appendMixedRadixHalvingDoubling(s, rail, base, count, flags, kMaxWideRadix);
-    },
-    [](const CostModel& c, int m, double bytes, int tier, size_t messageBytes) {
-      return mixedRadixHalvingDoublingSeconds(c, m, bytes, tier, messageBytes, kMaxWideRadix);
-    },
-    noLag, 1, true};
+const InterPattern& kRadixHalvingDoublingInter = kMixedRadixInter<kMaxRadix>;
+// Radices up to kMaxWideRadix: two rail steps up to 16,384 servers.
+const InterPattern& kWideRadixHalvingDoublingInter = kMixedRadixInter<kMaxWideRadix>;
 
 const InterPattern kRadixDoublingInter{
     "radix-rd", [](int) { return 1u; }, [](int, uint32_t count) { return std::max(1u, count); },
@@ -131,6 +124,8 @@ bool supports(const PlanRequest& r) {
   return r.layout && r.layout->uniform() && r.layout->nhosts >= 2 &&
          r.layout->nranks == r.nranks;
 }
+
+bool supportsMixedRadix(const PlanRequest& r) { return supports(r) && mixedRadixSupports(r.layout->nhosts); }
 
 double hierSeconds(const PlanRequest& r, const InterPattern& inter) {
   const CostModel& c = r.costModel();
@@ -375,7 +370,7 @@ namespace strata {
 extern const AlgorithmInfo kAllReduceHierRadixHd{
     "hier-radix-hd", Collective::AllReduce,
     "reduce-scatter in the host, mixed-radix halving-doubling per rail, all-gather in the host",
-    [](const PlanRequest& r) { return supports(r) && mixedRadixSupports(r.layout->nhosts); },
+    supportsMixedRadix,
     [](const PlanRequest& r) { return hierSeconds(r, kRadixHalvingDoublingInter); },
     [](const PlanRequest& r) { return hierBuild(r, "hier-radix-hd", kRadixHalvingDoublingInter); }};
 
@@ -385,7 +380,7 @@ extern const AlgorithmInfo kAllReduceHierRadixHd{
 extern const AlgorithmInfo kAllReduceHierRadix128Hd{
     "hier-radix128-hd", Collective::AllReduce,
     "reduce-scatter in the host, mixed-radix halving-doubling per rail in radices up to 128, all-gather in the host",
-    [](const PlanRequest& r) { return supports(r) && mixedRadixSupports(r.layout->nhosts); },
+    supportsMixedRadix,
     [](const PlanRequest& r) { return hierSeconds(r, kWideRadixHalvingDoublingInter); },
     [](const PlanRequest& r) { return hierBuild(r, "hier-radix128-hd", kWideRadixHalvingDoublingInter); }};
 
@@ -394,7 +389,7 @@ extern const AlgorithmInfo kAllReduceHierRadixRd{
     "hier-radix-rd", Collective::AllReduce,
     "reduce-scatter in the host, mixed-radix recursive doubling per rail, all-gather in the host",
     [](const PlanRequest& r) {
-      return supports(r) && mixedRadixSupports(r.layout->nhosts) &&
+      return supportsMixedRadix(r) &&
              r.bytes() / size_t(r.layout->perHost) <= std::min<size_t>(size_t(1) << 20, r.messageBytes);
     },
     [](const PlanRequest& r) { return hierSeconds(r, kRadixDoublingInter); },
