@@ -461,6 +461,7 @@ class NcclReader {
     int64_t firstDev = -1;
     std::string firstName;
     bool gpuDirect = false;
+    std::vector<NodeId> unnamedPorts;  // named after the NIC once its name is known
     for (pugi::xml_node el : nicEl.children()) {
       if (el.type() != pugi::node_element) continue;
       if (std::string_view(el.name()) != "net") {
@@ -492,6 +493,7 @@ class NcclReader {
       port_.speedGbps = static_cast<double>(speedMbps) / 1000.0;
       port_.guid = guid;
       const NodeId portId = topo_.addNode(std::move(port_));
+      if (netName.empty()) unnamedPorts.push_back(portId);
       // The port's line: what the NIC can put on the wire through it.
       Link link;
       link.a = nic;
@@ -511,11 +513,8 @@ class NcclReader {
     node.index = static_cast<int32_t>(firstDev);
     node.name = firstName.empty() ? fmt::format("NIC{}", firstDev) : firstName;
     // Port names carry the NIC's name: "mlx5_0:1", as NCCL prints a net device.
-    for (uint32_t li : topo_.linksOf(nic)) {
-      const NodeId other = topo_.otherEnd(li, nic);
-      Node& port = topo_.node(other);
-      if (port.kind == NodeKind::NicPort && port.name.front() == ':') port.name = node.name + port.name;
-    }
+    // Only ports whose <net> had no name: a name of its own may begin with ':' as well.
+    for (NodeId portId : unnamedPorts) topo_.node(portId).name = node.name + topo_.node(portId).name;
   }
 
   // ---- After the whole file ----

@@ -503,6 +503,29 @@ TEST(NcclXml, WritesTopologiesOfOtherSources) {
   EXPECT_DOUBLE_EQ(back.node(byName(back, "mlx5_0:1")).speedGbps, 400.0);
 }
 
+TEST(NcclXml, NetNamesKeepTheirOwnTextAndUnnamedNetsTakeTheNics) {
+  // Found by fuzzing: a name of its own that begins with ':' was taken for an unnamed port and
+  // got the NIC's name put in front, so the rewritten file read back differently.
+  const std::string xml = R"(<system version="1">
+  <cpu numaid="0" arch="x86_64" vendor="AuthenticAMD">
+    <pci busid="0000:01:00.0" class="0x020700" link_speed="" link_width="0">
+      <nic>
+        <net name="::eth0" dev="0" speed="100000" port="1"/>
+        <net dev="1" speed="100000" port="2"/>
+      </nic>
+    </pci>
+  </cpu>
+</system>
+)";
+  const Topology t = readNcclXml(xml, "colon-names.xml");
+  EXPECT_NE(byName(t, "::eth0:1"), kNoNode);
+  EXPECT_NE(byName(t, "::eth0:2"), kNoNode);  // the unnamed one takes the NIC's (first net's) name
+  const std::string written = writeNcclXml(t);
+  const Topology back = readNcclXml(written, "colon-names.xml (rewritten)");
+  std::string difference;
+  EXPECT_TRUE(back.sameAs(t, &difference)) << difference << "\n" << written;
+}
+
 // ---- Malformed input -----------------------------------------------------------------------
 
 struct BadInput {
