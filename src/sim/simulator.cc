@@ -750,6 +750,8 @@ class FastSim {
         total += sched_[r].phases.size() * sched_[r].chunksPerBlock();
       }
     laneDoneAt_.assign(total, 0.f);
+    lanePorts_.resize(sched_.size() * 2);
+    inPorts_.resize(sched_.size() * 2);
     shapeOf_.assign(sched_.size(), 0);
     std::unordered_multimap<uint64_t, uint32_t> byHash;
     for (int r = 0; r < n_; r += int(sym_)) {
@@ -835,44 +837,59 @@ class FastSim {
     int8_t level = 0;
     uint32_t port = UINT32_MAX;  // the sender's first link (its NVLink or NIC port)
     float portRate = 0;          // that link's capacity
+    float inRate = 0;            // the capacity of the receiver's last link
   };
-  // A sender's port, over time: the messages of all its phases take turns on it. A rank whose
-  // lanes run concurrently books it out of time order (one lane may be walked far ahead of
-  // another), so it keeps busy intervals, and a message fills the free time after its start
-  // until it has had the port for long enough (the port's time shared, as the fabric does).
+  // A sender's port when its rank walks one lane: its messages take turns on it in program order.
   struct Port {
     double freeAt = 0;
     uint8_t freeEpoch = 0;
-    std::vector<std::pair<double, double>> busy;  // sorted, disjoint
-    // When `seconds` of free time after `start` have passed; intervals ending before `floor`
-    // (no later booking starts before it) are dropped.
-    double book(double start, double seconds, double floor) {
-      size_t stale = 0;
-      while (stale < busy.size() && busy[stale].second <= floor) ++stale;
-      busy.erase(busy.begin(), busy.begin() + std::ptrdiff_t(stale));
-      size_t first = 0;
-      while (first < busy.size() && busy[first].second <= start) ++first;
-      double at = start, left = seconds, from = start;
-      size_t i = first;
-      if (i < busy.size() && busy[i].first <= at) {  // starts inside a busy interval
-        from = busy[i].first;
-        at = busy[i].second;
-        ++i;
-      }
-      for (;; ++i) {
-        const double gap = (i < busy.size() ? busy[i].first : 1e300) - at;
-        if (gap >= left) break;
-        left -= gap;
-        at = busy[i].second;
-      }
-      const double end = at + left;
-      // [from, end] is busy now: it replaces the intervals it covers.
-      size_t last = first;
-      while (last < busy.size() && busy[last].first <= end) ++last;
-      if (last > first) from = std::min(from, busy[first].first);
-      busy.erase(busy.begin() + std::ptrdiff_t(first), busy.begin() + std::ptrdiff_t(last));
-      busy.insert(busy.begin() + std::ptrdiff_t(first), {from, end});
+  };
+  // A link that the messages in flight on it share in time (processor sharing), as a NIC's
+  // queue pairs share its line: a port of a rank whose lanes send at once, and the last link into
+  // a receiver. Messages are booked in the order they start (the walk is in time order), so what
+  // is in flight when one starts is known; it ends when it has had its share: its own service,
+  // and of each message in flight as much again, or what that one still needs if less. A
+  // message that starts later is not foreseen: it slows those in flight in the port's own
+  // account only, which the next ones see (docs/simulator.md, "Fast mode").
+  struct SharedPort {
+    double now = 0;
+    // Service every message in flight has had so far (they all get the same), and when each
+    // is done, in that measure: sorted, so they finish from the front.
+    double served = 0;
+    std::vector<double> done;
+    size_t head = 0;
+    double share(double start, double seconds) {
+      advance(start);
+      double end = std::max(start, now) + seconds;
+      const double mine = served + seconds;
+      size_t i = head;
+      for (; i < done.size() && done[i] < mine; ++i) end += done[i] - served;
+      end += seconds * double(done.size() - i);
+      done.insert(done.begin() + std::ptrdiff_t(i), mine);
       return end;
+    }
+    // Serves the messages in flight until `t`, each at 1/n of the port while n are in flight.
+    void advance(double t) {
+      while (head < done.size() && now < t) {
+        const double n = double(done.size() - head);
+        const double need = (done[head] - served) * n;
+        if (now + need <= t) {
+          now += need;
+          served = done[head++];
+        } else {
+          served += (t - now) / n;
+          now = t;
+        }
+      }
+      if (head == done.size()) {
+        done.clear();
+        head = 0;
+        served = 0;
+      } else if (head > 64 && 2 * head > done.size()) {
+        done.erase(done.begin(), done.begin() + std::ptrdiff_t(head));
+        head = 0;
+      }
+      now = std::max(now, t);
     }
   };
   using Pattern = std::unordered_map<uint64_t, PatternEntry>;  // by channel
@@ -1049,7 +1066,8 @@ class FastSim {
     for (size_t i = 0; i < sends.size(); ++i)
       (*pat)[sends[i]] = {float(rates[i]), float(routes[i].latencySec), routes[i].level,
                           routes[i].count ? routes[i].links[0] : UINT32_MAX,
-                          routes[i].count ? float(g_.capacity(routes[i].links[0])) : 0.f};
+                          routes[i].count ? float(g_.capacity(routes[i].links[0])) : 0.f,
+                          routes[i].count ? float(g_.capacity(routes[i].links[routes[i].count - 1])) : 0.f};
     if (sym_ > 1) checkSymmetric(*pat);
     bySignature_[signature] = pat;
     patterns_[key] = pat;
@@ -1314,27 +1332,47 @@ class FastSim {
         }
       }
       P.clock = std::max(P.clock, ready);
-      ++acct_.steps;
+      double received = P.clock;  // when the receive (and its reduction) ends
       if (!recvChans_.empty()) {
         double lastArrival = P.clock, firstByte = 1e300;
         for (uint32_t ci : recvChans_) {
-          Chan& c = chans_[ci];
+          const Chan& c = chans_[ci];
           const double late = double(P.epoch - c.q[c.head].epoch) * shift_;
           lastArrival = std::max(lastArrival, c.q[c.head].arrival + late);
           firstByte = std::min(firstByte, c.q[c.head].firstByte + late);
-          if (++c.head == c.q.size()) {
-            c.q.clear();
-            c.head = 0;
-          }
         }
         const double red = reduceBytes(ph.kind, bytes_) / reduceRate_;
-        double done = lastArrival;
+        received = lastArrival;
         if (red > 0)
-          done = g_.streamingReduce && ph.kind != StepKind::RecvReduceAll
-                     ? std::max(lastArrival, std::max(P.clock, firstByte) + red)
-                     : lastArrival + red;
-        P.clock = done;
+          received = g_.streamingReduce && ph.kind != StepKind::RecvReduceAll
+                         ? std::max(lastArrival, std::max(P.clock, firstByte) + red)
+                         : lastArrival + red;
       }
+      // Sends are booked in time order: one that starts after some other walker's clock waits
+      // for its turn in the queue (a walker's clock is no later than its next step's start, and
+      // a message arrives after it was sent), so no send booked later on the same port starts
+      // earlier. What a port's messages get from it then does not depend on the order in which
+      // ranks are walked, nor on which ranks are (docs/simulator.md, Symmetry).
+      if (stepSends(ph.kind) && !work.empty()) {
+        const int peer = sc ? sc->inst.sendPeer : s.step(ph, P.cur.it).sendPeer;
+        if (peer >= 0 && peer < n_ && peer != r) {  // else the send below reports it
+          const Chan& c = chans_[sc ? sc->sendChan : chanIndex(r, peer)];
+          const double start = std::max(received, c.freeAt + double(P.epoch - c.freeEpoch) * shift_);
+          if (start > work.top().first) {
+            work.push({start, w});
+            return;
+          }
+        }
+      }
+      ++acct_.steps;
+      for (uint32_t ci : recvChans_) {
+        Chan& c = chans_[ci];
+        if (++c.head == c.q.size()) {
+          c.q.clear();
+          c.head = 0;
+        }
+      }
+      P.clock = received;
       const bool skipAfter = in.collapse && P.cur.it == opt_.keptIterations - 2;
       if (stepSends(ph.kind)) {
         const StepInstance inst = sc ? sc->inst : s.step(ph, P.cur.it);
@@ -1348,26 +1386,25 @@ class FastSim {
         const double start = std::max(P.clock, c.freeAt + double(P.epoch - c.freeEpoch) * shift_);
         double finish = start + wire;
         // A pattern's rates see the flows of one step; the sender's port also carries its other
-        // phases' messages at the same time (a pipelined tree's climb and descent): they take
-        // turns on it, at its full rate. The later of the two ends counts.
-        if (e.port != UINT32_MAX && e.portRate > 0 && bytes > 0) {
-          Port& port = ports_[e.port];
+        // phases' messages at the same time (a pipelined tree's climb and descent), and the
+        // receiver's last link what other senders' steps send it. The latest end counts.
+        if (bytes > 0 && e.port != UINT32_MAX && e.portRate > 0) {
           if (P.cur.lane >= 0) {
-            double floor = -1;  // prune now and then: the floor costs a pass over the lanes
-            if (port.busy.size() >= 16) {
-              floor = 1e300;
-              for (uint32_t x = walkers_.first[size_t(r)]; x < walkers_.first[size_t(r) + 1]; ++x)
-                if (!procs_[x].done) floor = std::min(floor, procs_[x].clock);
-            }
-            finish = std::max(finish, port.book(start, bytes / e.portRate, floor));
+            finish = std::max(finish, lanePorts_[size_t(r) * 2 + (e.level > 0)].share(start, bytes / e.portRate));
           } else {
+            Port& port = ports_[e.port];
             const double portDone =
-                std::max(start, port.freeAt + double(P.epoch - port.freeEpoch) * shift_) +
-                bytes / e.portRate;
+                std::max(start, port.freeAt + double(P.epoch - port.freeEpoch) * shift_) + bytes / e.portRate;
             port.freeAt = portDone;
             port.freeEpoch = P.epoch;
             finish = std::max(finish, portDone);
           }
+        }
+        if (bytes > 0 && e.inRate > 0) {
+          // With one GPU per server walked, the server's GPU 0 books for its GPUs: what GPU j
+          // receives from a walked GPU 0 stands for what GPU 0 receives from GPU 8 - j.
+          const int dst = inst.sendPeer - inst.sendPeer % int(sym_);
+          finish = std::max(finish, inPorts_[size_t(dst) * 2 + (e.level > 0)].share(start, bytes / e.inRate));
         }
         c.freeAt = finish;
         c.freeEpoch = P.epoch;
@@ -1402,8 +1439,14 @@ class FastSim {
       } else {
         P.cur.it = skipAfter ? in.iterations - 1 : P.cur.it + 1;
       }
-      if (P.cur.lane >= 0 && (ph.kind == StepKind::RecvReduceAll || P.cur.it >= ph.iterations))
+      if (P.cur.lane >= 0 && (ph.kind == StepKind::RecvReduceAll || P.cur.it >= ph.iterations)) {
         laneDoneAt_[laneDoneBase_[size_t(r)] + chunk * s.phases.size() + phase] = float(P.clock);
+        // The lanes waiting for this rank go back in the queue now, not when this walker
+        // stops, so that it does not book the port ahead of them.
+        auto& waiting = depWaiters_[size_t(r)];
+        for (int x : waiting) work.push({std::max(P.clock, procs_[size_t(x)].clock), x});
+        waiting.clear();
+      }
     }
     P.done = true;
   }
@@ -1431,6 +1474,7 @@ class FastSim {
   std::vector<Chan> chans_;                                       // every channel seen
   std::vector<std::vector<std::pair<int, uint32_t>>> chansInto_;  // per receiver: (sender, index)
   std::unordered_map<uint32_t, Port> ports_;
+  std::vector<SharedPort> lanePorts_, inPorts_;  // per rank and level (NVLink, network)
   uint64_t solved_ = 0;
   std::vector<uint32_t> linkLocal_;  // global link -> index in the pattern being solved
   uint32_t warmup_ = UINT32_MAX, drain_ = 0, tEnd_ = 0, skippedT_ = 0;

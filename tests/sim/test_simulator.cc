@@ -159,14 +159,15 @@ TEST(Simulator, TrafficPerLevelOfATwoServerRing) {
 }
 
 // How far fast mode may stray from full mode: 5 %, but for the known gaps docs/simulator.md
-// measures. The double binary tree on large buffers, whose four lanes share each rank's port: up
-// to 16 % pessimistic (12 % optimistic without the port calendar). Swing, rd and hd at 64 KiB -
-// 1 MiB on 1,024 ranks: up to 7.5 % pessimistic, and hier-hd, whose rails run hd, at 1 MiB
-// since its chunk of the shard is at least 1 MiB (one chunk: 5.2 %). Every other algorithm (the
-// hierarchical tree included since lanes), and any new one, must agree within 5 %.
+// measures. Swing, rd and hd at 64 KiB - 1 MiB on 1,024 ranks (ECMP collisions that overlap in
+// full mode only partly): up to 7.5 % pessimistic, and hier-hd, whose rails run hd, at 1 MiB
+// (5.2 %); swing at 256 MiB on 256 ranks 8.2 %. The pipelined hierarchical tree on 256 MiB: 8.5 %
+// optimistic (a message's share of a port does not foresee the messages that start after it).
+// Every other algorithm (the double binary tree too, since ports are shared in time), and any new
+// one, must agree within 5 %.
 double fastModeTolerance(const std::string& algorithm) {
-  if (algorithm == "dbt") return 0.17;
-  if (algorithm == "swing" || algorithm == "rd" || algorithm == "hd" || algorithm == "hier-hd") return 0.075;
+  if (algorithm == "hier-tree") return 0.09;
+  if (algorithm == "swing" || algorithm == "rd" || algorithm == "hd" || algorithm == "hier-hd") return 0.085;
   return 0.05;
 }
 
