@@ -1264,6 +1264,9 @@ class FastSim {
     }
   }
 
+  // When channel c is free for the next message, on the clock of walker P's epoch.
+  double freeAfter(const Chan& c, const Proc& P) const { return c.freeAt + double(P.epoch - c.freeEpoch) * shift_; }
+
   // The time the steps of other lanes that walker's next step waits for end, or a negative
   // value while one of them has not been walked yet (the walker then waits for its rank).
   double laneReady(int w, int r, const Shape& s, const Cursor& cur) {
@@ -1291,8 +1294,8 @@ class FastSim {
     const Schedule& s = sched_[size_t(r)];
     const Shape& shape = shapes_[shapeOf_[size_t(r)]];
     while (settle(shape, walkers_.chunks[size_t(r)], walkers_.tEnd[size_t(r)], P.cur)) {
-      // Lanes go in the order of their clocks, so that their port's messages are booked in
-      // about the order they are sent (a lone walker books in program order anyway).
+      // Lanes go in the order of their clocks, so that a rank's lanes pass their chunks (which
+      // other lanes wait for) near time order; sends are held to it below.
       if (P.cur.lane >= 0 && !work.empty() && P.clock > work.top().first) {
         work.push({P.clock, w});
         return;
@@ -1357,7 +1360,7 @@ class FastSim {
         const int peer = sc ? sc->inst.sendPeer : s.step(ph, P.cur.it).sendPeer;
         if (peer >= 0 && peer < n_ && peer != r) {  // else the send below reports it
           const Chan& c = chans_[sc ? sc->sendChan : chanIndex(r, peer)];
-          const double start = std::max(received, c.freeAt + double(P.epoch - c.freeEpoch) * shift_);
+          const double start = std::max(received, freeAfter(c, P));
           if (start > work.top().first) {
             work.push({start, w});
             return;
@@ -1383,7 +1386,7 @@ class FastSim {
         const PatternEntry& e = sc ? *sc->entry : rateOf(r, P.cur.p, P.cur.it, inst.sendPeer);
         const double wire = bytes > 0 ? bytes / e.rate : 0;
         Chan& c = sc ? chans_[sc->sendChan] : chan(r, inst.sendPeer);
-        const double start = std::max(P.clock, c.freeAt + double(P.epoch - c.freeEpoch) * shift_);
+        const double start = std::max(P.clock, freeAfter(c, P));
         double finish = start + wire;
         // A pattern's rates see the flows of one step; the sender's port also carries its other
         // phases' messages at the same time (a pipelined tree's climb and descent), and the
