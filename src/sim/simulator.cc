@@ -103,6 +103,8 @@ bool settle(const S& s, size_t chunks, uint64_t tEnd, Cursor& c) {
 template <typename S>
 size_t chunkOf(const S& s, const Cursor& c) { return c.t - lagOf(s, c.p); }
 
+bool sameStep(const Cursor& a, const Cursor& b) { return a.t == b.t && a.p == b.p && a.it == b.it; }
+
 // Whether the settled cursor of phase q's lane is past q's step on `chunk`.
 template <typename S>
 bool passed(const S& s, const Cursor& c, uint32_t q, size_t chunk) {
@@ -819,12 +821,47 @@ class FastSim {
     double firstByte, arrival;
     uint8_t epoch;
   };
+  // A channel's messages sent and not yet received, oldest first. Most channels hold one or two
+  // at a time: those lie in the channel itself, where the walk reads them with the channel (a
+  // heap block of their own was one more cache miss per message); a longer queue moves to the
+  // heap until it is empty again.
+  struct MsgQueue {
+    static constexpr uint32_t kInline = 2;
+    Msg inl[kInline];
+    std::vector<Msg> spill;
+    uint32_t head = 0, count = 0;
+    bool empty() const { return count == 0; }
+    const Msg& front() const { return spill.empty() ? inl[head] : spill[head]; }
+    void pop() {
+      --count;
+      if (spill.empty()) {
+        head = (head + 1) % kInline;
+      } else if (count == 0) {
+        spill.clear();
+        head = 0;
+      } else {
+        ++head;
+      }
+    }
+    void push(const Msg& m) {
+      if (spill.empty() && count < kInline) {
+        inl[(head + count) % kInline] = m;
+        ++count;
+        return;
+      }
+      if (spill.empty()) {
+        for (uint32_t i = 0; i < count; ++i) spill.push_back(inl[(head + i) % kInline]);
+        head = 0;
+      }
+      spill.push_back(m);
+      ++count;
+    }
+  };
   struct Chan {
     double freeAt = 0;
     uint8_t freeEpoch = 0;
-    std::vector<Msg> q;
-    uint32_t head = 0;
     int waiter = -1;
+    MsgQueue q;
   };
   struct PhaseInfo {
     bool invariant = false;  // every rank's peers are the same in every iteration
@@ -860,11 +897,23 @@ class FastSim {
     size_t head = 0;
     double share(double start, double seconds) {
       advance(start);
-      double end = std::max(start, now) + seconds;
       const double mine = served + seconds;
-      size_t i = head;
-      for (; i < done.size() && done[i] < mine; ++i) end += done[i] - served;
-      end += seconds * double(done.size() - i);
+      const double* d = done.data();
+      // Those done before this one (their remaining need in full), then as much again as this
+      // one's for the others. The sum has four partial sums: one chain of dependent adds was
+      // the simulator's hottest loop (a receiver of a wide step has a hundred in flight).
+      const size_t i = size_t(std::lower_bound(d + head, d + done.size(), mine) - d);
+      double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      size_t k = head;
+      for (; k + 4 <= i; k += 4) {
+        s0 += d[k];
+        s1 += d[k + 1];
+        s2 += d[k + 2];
+        s3 += d[k + 3];
+      }
+      for (; k < i; ++k) s0 += d[k];
+      const double earlier = (s0 + s1) + (s2 + s3) - served * double(i - head);
+      const double end = std::max(start, now) + seconds + earlier + seconds * double(done.size() - i);
       done.insert(done.begin() + std::ptrdiff_t(i), mine);
       return end;
     }
@@ -892,7 +941,16 @@ class FastSim {
       now = std::max(now, t);
     }
   };
-  using Pattern = std::unordered_map<uint64_t, PatternEntry>;  // by channel
+  // The rates of the sends of one step on every rank (with symmetry, the walked ranks' only), by
+  // channel key: sorted arrays, a tenth of a hash map's memory at 131,072 ranks.
+  struct Pattern {
+    std::vector<uint64_t> keys;
+    std::vector<PatternEntry> entries;
+    const PatternEntry* find(uint64_t key) const {
+      auto at = std::lower_bound(keys.begin(), keys.end(), key);
+      return at != keys.end() && *at == key ? &entries[size_t(at - keys.begin())] : nullptr;
+    }
+  };
 
   static bool peersInvariant(const Schedule& s, const Phase& ph) {
     if (ph.table >= 0) return ph.iterations <= 1;
@@ -1039,17 +1097,16 @@ class FastSim {
     auto same = bySignature_.find(signature);
     if (same != bySignature_.end()) return *(patterns_[key] = same->second);
     ++solved_;
-    auto pat = std::make_shared<Pattern>();
-    pat->reserve(sends.size());
+    // Each flow's entry is made as its route is found (routes are not kept: at 131,072 ranks a
+    // wide step has 16 million flows).
+    std::vector<PatternEntry> all;
+    all.reserve(sends.size());
     FillProblem prob;
     std::vector<uint32_t> touched;
     if (linkLocal_.empty()) linkLocal_.assign(g_.linkCount(), UINT32_MAX);
-    std::vector<Route> routes;
-    routes.reserve(sends.size());
     uint32_t ids[Route::kMaxLinks];
     for (uint64_t c : sends) {
-      routes.push_back(g_.route(int64_t(c >> 32), int64_t(uint32_t(c)), opt_.routing, opt_.ecmpSeed));
-      const Route& rt = routes.back();
+      const Route rt = g_.route(int64_t(c >> 32), int64_t(uint32_t(c)), opt_.routing, opt_.ecmpSeed);
       for (uint8_t i = 0; i < rt.count; ++i) {
         uint32_t& local = linkLocal_[rt.links[i]];
         if (local == UINT32_MAX) {
@@ -1060,15 +1117,33 @@ class FastSim {
         ids[i] = local;
       }
       prob.addFlow(ids, rt.count);
+      all.push_back({0.f, float(rt.latencySec), rt.level, rt.count ? rt.links[0] : UINT32_MAX,
+                     rt.count ? float(g_.capacity(rt.links[0])) : 0.f,
+                     rt.count ? float(g_.capacity(rt.links[rt.count - 1])) : 0.f});
     }
     for (uint32_t l : touched) linkLocal_[l] = UINT32_MAX;
-    const std::vector<double> rates = fill(prob);
-    for (size_t i = 0; i < sends.size(); ++i)
-      (*pat)[sends[i]] = {float(rates[i]), float(routes[i].latencySec), routes[i].level,
-                          routes[i].count ? routes[i].links[0] : UINT32_MAX,
-                          routes[i].count ? float(g_.capacity(routes[i].links[0])) : 0.f,
-                          routes[i].count ? float(g_.capacity(routes[i].links[routes[i].count - 1])) : 0.f};
-    if (sym_ > 1) checkSymmetric(*pat);
+    {
+      const std::vector<double> rates = fill(prob);
+      for (size_t i = 0; i < sends.size(); ++i) all[i].rate = float(rates[i]);
+    }
+    prob = FillProblem();
+    auto pat = std::make_shared<Pattern>();
+    if (sym_ > 1) {
+      checkSymmetric(sends, all);
+      // Only the walked ranks' sends are looked up (rateOf rotates the others' onto them).
+      size_t kept = 0;
+      for (size_t i = 0; i < sends.size(); ++i)
+        if (walked(int(sends[i] >> 32))) {
+          sends[kept] = sends[i];
+          all[kept++] = all[i];
+        }
+      sends.resize(kept);
+      all.resize(kept);
+      sends.shrink_to_fit();
+      all.shrink_to_fit();
+    }
+    pat->keys = std::move(sends);
+    pat->entries = std::move(all);
     bySignature_[signature] = pat;
     patterns_[key] = pat;
     return *pat;
@@ -1109,28 +1184,41 @@ class FastSim {
     return out;
   }
 
-  // The fabric must treat every rail alike: each channel's rate, latency and port equal those of
-  // the channel rotated to start at GPU 0 (routing that hashes flows breaks this).
-  void checkSymmetric(const Pattern& pat) const {
+  // The fabric must treat every rail alike: each channel's rate, latency and ports equal those
+  // of the channel rotated to start at GPU 0 (routing that hashes flows breaks this). `keys` is
+  // sorted, `entries` in its order.
+  void checkSymmetric(const std::vector<uint64_t>& keys, const std::vector<PatternEntry>& entries) const {
     auto close = [](float x, float y) { return std::abs(x - y) <= 1e-5f * std::max(std::abs(x), std::abs(y)); };
-    for (const auto& [key, e] : pat) {
-      const int src = int(key >> 32), dst = int(uint32_t(key));
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const int src = int(keys[i] >> 32), dst = int(uint32_t(keys[i]));
       const int k = (int(sym_) - src % int(sym_)) % int(sym_);
       if (k == 0) continue;
-      auto base = pat.find(channelKey(rotate(src, k), rotate(dst, k)));
-      if (base == pat.end() || !close(base->second.rate, e.rate) || !close(base->second.latency, e.latency) ||
-          base->second.level != e.level || !close(base->second.portRate, e.portRate))
+      const uint64_t rotated = channelKey(rotate(src, k), rotate(dst, k));
+      auto at = std::lower_bound(keys.begin(), keys.end(), rotated);
+      if (at == keys.end() || *at != rotated) throw SymmetryBroken{};
+      const PatternEntry& base = entries[size_t(at - keys.begin())];
+      const PatternEntry& e = entries[i];
+      if (!close(base.rate, e.rate) || !close(base.latency, e.latency) || base.level != e.level ||
+          !close(base.portRate, e.portRate) || !close(base.inRate, e.inRate))
         throw SymmetryBroken{};
     }
   }
 
+  // The entry of rank r's send to peer; a rank that is not walked reads its server's GPU 0's
+  // rotated send (the same, checkSymmetric made sure).
   const PatternEntry& rateOf(int r, uint32_t p, uint32_t it, int peer) {
     const Schedule& s = schedOf(r);
     const Pattern& pat = pattern(patternKey(s, p, it));
-    auto e = pat.find(channelKey(r, peer));
-    STRATA_CHECK(e != pat.end(), strataInternalError, "rank {} phase {} iteration {}: no pattern entry for its send to {}",
+    int src = r, dst = peer;
+    if (!walked(r)) {
+      const int k = (int(sym_) - r % int(sym_)) % int(sym_);
+      src = rotate(r, k);
+      dst = rotate(peer, k);
+    }
+    const PatternEntry* e = pat.find(channelKey(src, dst));
+    STRATA_CHECK(e != nullptr, strataInternalError, "rank {} phase {} iteration {}: no pattern entry for its send to {}",
                  r, p, it, peer);
-    return e->second;
+    return *e;
   }
 
   double reduceEffective(StepKind kind, double bytes, double wire) const {
@@ -1196,7 +1284,7 @@ class FastSim {
     StepInstance inst;
     uint32_t recvChan = UINT32_MAX;  // steps with one receive
     uint32_t sendChan = UINT32_MAX;
-    const PatternEntry* entry = nullptr;
+    PatternEntry entry;  // a copy: the pattern's own lies elsewhere (a cache miss per send)
     bool filled = false;
   };
   static constexpr uint32_t kMaxCachedSteps = 4096;
@@ -1208,6 +1296,7 @@ class FastSim {
         shapeSteps_[i].push_back(total[i]);
         total[i] += n;
       }
+    shapeStepCount_ = total;
     stepCacheBase_.assign(sched_.size(), UINT32_MAX);
     size_t used = 0;
     for (int r = 0; r < n_; r += int(sym_)) {
@@ -1235,10 +1324,45 @@ class FastSim {
     }
     if (stepSends(ph.kind) && sc.inst.sendPeer >= 0 && sc.inst.sendPeer < n_ && sc.inst.sendPeer != r) {
       sc.sendChan = chanIndex(r, sc.inst.sendPeer);
-      sc.entry = &rateOf(r, cur.p, cur.it, sc.inst.sendPeer);
+      sc.entry = rateOf(r, cur.p, cur.it, sc.inst.sendPeer);
     }
     sc.filled = true;
     return &sc;
+  }
+
+  // The walk visits a rank's steps in program order, and each step reads channels and ports
+  // that lie anywhere in memory: the walk is bound by those cache misses. So each step asks for
+  // the lines of steps further on (when they are resolved already): the channels and the
+  // receiver's port of the step 2 x kPrefetchAhead on, and the port's queue of the step
+  // kPrefetchAhead on, whose port is in the cache by then. A step that turns out not to come
+  // next (another lane's, the end of a chunk) costs a wasted prefetch only.
+  static constexpr uint32_t kPrefetchAhead = 4;
+  void prefetchAhead(int r, const Cursor& cur) {
+    const uint32_t shape = shapeOf_[size_t(r)];
+    const uint32_t here = shapeSteps_[shape][cur.p] + cur.it, total = shapeStepCount_[shape];
+    const StepCache* steps = &stepCache_[stepCacheBase_[size_t(r)]];
+    auto lines = [](const void* p, size_t bytes) {
+      for (size_t at = 0; at < bytes; at += 64) __builtin_prefetch(static_cast<const char*>(p) + at);
+    };
+    if (here + 2 * kPrefetchAhead < total) {
+      const StepCache& far = steps[here + 2 * kPrefetchAhead];
+      if (far.filled) {
+        if (far.recvChan != UINT32_MAX) lines(&chans_[far.recvChan], sizeof(Chan));
+        if (far.sendChan != UINT32_MAX) {
+          lines(&chans_[far.sendChan], sizeof(Chan));
+          const int dst = far.inst.sendPeer - far.inst.sendPeer % int(sym_);
+          lines(&inPorts_[size_t(dst) * 2], 2 * sizeof(SharedPort));
+        }
+      }
+    }
+    if (here + kPrefetchAhead < total) {
+      const StepCache& near = steps[here + kPrefetchAhead];
+      if (near.filled && near.sendChan != UINT32_MAX) {
+        const int dst = near.inst.sendPeer - near.inst.sendPeer % int(sym_);
+        const SharedPort& port = inPorts_[size_t(dst) * 2 + (near.entry.level > 0)];
+        if (port.head < port.done.size()) lines(port.done.data() + port.head, 64);
+      }
+    }
   }
 
   // Traffic of the last warm-up t, which every skipped t repeats.
@@ -1257,11 +1381,15 @@ class FastSim {
     const int r = walkers_.rank[size_t(w)];
     const Cursor before = P.cur;
     runSteps(w, r, work);
-    if (P.done || before.t != P.cur.t || before.p != P.cur.p || before.it != P.cur.it) {
-      auto& waiting = depWaiters_[size_t(r)];
-      for (int x : waiting) work.push({std::max(P.clock, procs_[size_t(x)].clock), x});
-      waiting.clear();
-    }
+    if (P.done || !sameStep(before, P.cur)) wakeLanes(r, P.clock, work);
+  }
+
+  // The walkers of rank r waiting for another of its lanes, back in the queue at `now` (or
+  // their own clock if later): they look again.
+  void wakeLanes(int r, double now, WorkQueue& work) {
+    auto& waiting = depWaiters_[size_t(r)];
+    for (int x : waiting) work.push({std::max(now, procs_[size_t(x)].clock), x});
+    waiting.clear();
   }
 
   // When channel c is free for the next message, on the clock of walker P's epoch.
@@ -1293,12 +1421,17 @@ class FastSim {
     Proc& P = procs_[size_t(w)];
     const Schedule& s = sched_[size_t(r)];
     const Shape& shape = shapes_[shapeOf_[size_t(r)]];
+    Cursor woke = P.cur;  // where the walker was when it last woke its rank's waiting lanes
     while (settle(shape, walkers_.chunks[size_t(r)], walkers_.tEnd[size_t(r)], P.cur)) {
-      // Lanes go in the order of their clocks, so that a rank's lanes pass their chunks (which
-      // other lanes wait for) near time order; sends are held to it below.
-      if (P.cur.lane >= 0 && !work.empty() && P.clock > work.top().first) {
-        work.push({P.clock, w});
-        return;
+      // Only sends are held to time order (below): a step that only receives, or a lane's end of
+      // a chunk, is a time computed from times, whatever order the walk reaches it in. (Holding
+      // every step of a lane to its clock's turn sent the walker back to the heap at 3 of 4 steps.)
+      // The rank's lanes that wait for this one to pass a step go back in the queue at the time
+      // it moved on, not when it stops, which may be many steps later: else one would book its
+      // sends after others that start later.
+      if (!depWaiters_[size_t(r)].empty() && !sameStep(P.cur, woke)) {
+        wakeLanes(r, P.clock, work);
+        woke = P.cur;
       }
       if (P.epoch == 0 && warmup_ != UINT32_MAX) {
         if (P.cur.t + periodWindow_ >= warmup_ && !P.sawLastWarmup) {
@@ -1316,6 +1449,7 @@ class FastSim {
       const double ready = laneReady(w, r, shape, P.cur);
       if (ready < 0) return;
       const StepCache* sc = resolved(r, s, P.cur);
+      if (sc) prefetchAhead(r, P.cur);
       recvChans_.clear();
       if (sc && ph.kind != StepKind::RecvReduceAll) {
         bytes_.clear();
@@ -1329,7 +1463,7 @@ class FastSim {
       }
       for (uint32_t ci : recvChans_) {
         Chan& c = chans_[ci];
-        if (c.head >= c.q.size()) {
+        if (c.q.empty()) {
           c.waiter = w;
           return;
         }
@@ -1340,9 +1474,10 @@ class FastSim {
         double lastArrival = P.clock, firstByte = 1e300;
         for (uint32_t ci : recvChans_) {
           const Chan& c = chans_[ci];
-          const double late = double(P.epoch - c.q[c.head].epoch) * shift_;
-          lastArrival = std::max(lastArrival, c.q[c.head].arrival + late);
-          firstByte = std::min(firstByte, c.q[c.head].firstByte + late);
+          const Msg& m = c.q.front();
+          const double late = double(P.epoch - m.epoch) * shift_;
+          lastArrival = std::max(lastArrival, m.arrival + late);
+          firstByte = std::min(firstByte, m.firstByte + late);
         }
         const double red = reduceBytes(ph.kind, bytes_) / reduceRate_;
         received = lastArrival;
@@ -1368,13 +1503,7 @@ class FastSim {
         }
       }
       ++acct_.steps;
-      for (uint32_t ci : recvChans_) {
-        Chan& c = chans_[ci];
-        if (++c.head == c.q.size()) {
-          c.q.clear();
-          c.head = 0;
-        }
-      }
+      for (uint32_t ci : recvChans_) chans_[ci].q.pop();
       P.clock = received;
       const bool skipAfter = in.collapse && P.cur.it == opt_.keptIterations - 2;
       if (stepSends(ph.kind)) {
@@ -1383,7 +1512,7 @@ class FastSim {
                      "{} rank {}: phase {} iteration {} sends to rank {}", s.algorithm, r, P.cur.p, P.cur.it,
                      inst.sendPeer);
         const double bytes = double(messageBytes(s, inst, chunk));
-        const PatternEntry& e = sc ? *sc->entry : rateOf(r, P.cur.p, P.cur.it, inst.sendPeer);
+        const PatternEntry& e = sc ? sc->entry : rateOf(r, P.cur.p, P.cur.it, inst.sendPeer);
         const double wire = bytes > 0 ? bytes / e.rate : 0;
         Chan& c = sc ? chans_[sc->sendChan] : chan(r, inst.sendPeer);
         const double start = std::max(P.clock, freeAfter(c, P));
@@ -1429,7 +1558,7 @@ class FastSim {
           acct_.add(e.level, bytes * skipped * served, skipped * sym_);
           if (P.epoch == 0 && P.cur.t + 1 == warmup_) addSteady(e.level, bytes * skipped * served, skipped * sym_);
         }
-        c.q.push_back(m);
+        c.q.push(m);
         if (c.waiter >= 0) {
           const int x = std::exchange(c.waiter, -1);
           work.push({std::max(procs_[size_t(x)].clock, m.arrival), x});
@@ -1446,9 +1575,7 @@ class FastSim {
         laneDoneAt_[laneDoneBase_[size_t(r)] + chunk * s.phases.size() + phase] = float(P.clock);
         // The lanes waiting for this rank go back in the queue now, not when this walker
         // stops, so that it does not book the port ahead of them.
-        auto& waiting = depWaiters_[size_t(r)];
-        for (int x : waiting) work.push({std::max(P.clock, procs_[size_t(x)].clock), x});
-        waiting.clear();
+        wakeLanes(r, P.clock, work);
       }
     }
     P.done = true;
@@ -1494,6 +1621,7 @@ class FastSim {
   std::vector<uint32_t> recvChans_;
   std::vector<std::vector<uint32_t>> shapeSteps_;  // per shape: per phase, its first step's index
   std::vector<uint32_t> stepCacheBase_;            // per rank: its first StepCache, or UINT32_MAX
+  std::vector<uint32_t> shapeStepCount_;           // per shape: its steps (iterations of all phases)
   std::vector<StepCache> stepCache_;
 };
 

@@ -161,12 +161,13 @@ TEST(Simulator, TrafficPerLevelOfATwoServerRing) {
 // How far fast mode may stray from full mode: 5 %, but for the known gaps docs/simulator.md
 // measures. Swing, rd and hd at 64 KiB - 1 MiB on 1,024 ranks (ECMP collisions that overlap in
 // full mode only partly): up to 7.5 % pessimistic, and hier-hd, whose rails run hd, at 1 MiB
-// (5.2 %); swing at 256 MiB on 256 ranks 8.2 %. The pipelined hierarchical tree on 256 MiB: 8.5 %
-// optimistic (a message's share of a port does not foresee the messages that start after it).
+// (5.2 %); swing at 256 MiB on 256 ranks 8.2 %. The pipelined hierarchical tree on 256 MiB: 11.2 %
+// optimistic (a message's share of a port does not foresee the messages that start after it; it
+// was 8.5 % while every step of a lane waited for its clock's turn, which booked some sends late).
 // Every other algorithm (the double binary tree too, since ports are shared in time), and any new
 // one, must agree within 5 %.
 double fastModeTolerance(const std::string& algorithm) {
-  if (algorithm == "hier-tree") return 0.09;
+  if (algorithm == "hier-tree") return 0.12;
   if (algorithm == "swing" || algorithm == "rd" || algorithm == "hd" || algorithm == "hier-hd") return 0.085;
   return 0.05;
 }
