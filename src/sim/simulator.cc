@@ -337,7 +337,7 @@ ServerSymmetric buildServerSymmetric(const FabricGraph& g, const PlanRequest& ba
     req.rank = first;
     Schedule lead = algo.build(req);
     // GPU k's peer on a step is GPU 0's rotated, at the same level on a fabric that treats
-    // rails alike (FastSim::checkSymmetric holds the walk to that).
+    // rails alike (FastSim::solveSymmetric holds the walk to that).
     level.clear();
     for (const Phase& p : lead.phases)
       if (stepSends(p.kind))
@@ -1067,10 +1067,122 @@ class FastSim {
     atCut_.clear();
   }
 
+  // A link's index in the fill problem being built (linkLocal_ maps back; `touched` lists the
+  // links to reset after).
+  uint32_t localLink(uint32_t link, FillProblem& prob, std::vector<uint32_t>& touched) {
+    uint32_t& local = linkLocal_[link];
+    if (local == UINT32_MAX) {
+      local = uint32_t(prob.capacity.size());
+      prob.capacity.push_back(g_.capacity(link));
+      touched.push_back(link);
+    }
+    return local;
+  }
+  PatternEntry entryOf(const Route& rt) const {
+    return {0.f, float(rt.latencySec), rt.level, rt.count ? rt.links[0] : UINT32_MAX,
+            rt.count ? float(g_.capacity(rt.links[0])) : 0.f,
+            rt.count ? float(g_.capacity(rt.links[rt.count - 1])) : 0.f};
+  }
+
+  // Max-min fair rates of the flows `sends` (sorted channel keys), every one on its route.
+  std::vector<PatternEntry> solve(const std::vector<uint64_t>& sends) {
+    std::vector<PatternEntry> all;
+    all.reserve(sends.size());
+    FillProblem prob;
+    std::vector<uint32_t> touched;
+    if (linkLocal_.empty()) linkLocal_.assign(g_.linkCount(), UINT32_MAX);
+    uint32_t ids[Route::kMaxLinks];
+    for (uint64_t c : sends) {
+      const Route rt = g_.route(int64_t(c >> 32), int64_t(uint32_t(c)), opt_.routing, opt_.ecmpSeed);
+      for (uint8_t i = 0; i < rt.count; ++i) ids[i] = localLink(rt.links[i], prob, touched);
+      prob.addFlow(ids, rt.count);
+      all.push_back(entryOf(rt));
+    }
+    for (uint32_t l : touched) linkLocal_[l] = UINT32_MAX;
+    const std::vector<double> rates = fill(prob);
+    for (size_t i = 0; i < sends.size(); ++i) all[i].rate = float(rates[i]);
+    return all;
+  }
+
+  // The same for the walked ranks' sends `sends` when the fabric treats every rail alike, from a
+  // problem sym_ times smaller (docs/simulator.md, "Symmetry"). Rotating every rank's GPU
+  // number by one within its server maps the flows onto themselves; it must map the links too:
+  // sigma, one link for each, such that the route of every rotated flow is sigma of the flow's
+  // route (with the same capacities, latency and level). Then the max-min fair rates are the
+  // same on a flow and its rotations (the solution is unique, so sigma maps it onto itself),
+  // and they solve the problem of the walked ranks' flows alone, on one link per orbit of sigma
+  // whose capacity is the orbit's share: c x |orbit| / sym_ (each link of an orbit carries, of
+  // the flows of all GPUs, what its orbit carries of the walked GPUs' flows x sym_ / |orbit|).
+  // Throws SymmetryBroken when sigma does not exist (routing that hashes flows).
+  std::vector<PatternEntry> solveSymmetric(const std::vector<uint64_t>& sends) {
+    const int P = int(sym_);
+    std::vector<PatternEntry> walkedEntries;
+    walkedEntries.reserve(sends.size());
+    FillProblem all;  // local link indices over every link a rotation crosses; flows: walked only
+    std::vector<uint32_t> touched, sigma, sigmaInverse;
+    if (linkLocal_.empty()) linkLocal_.assign(g_.linkCount(), UINT32_MAX);
+    auto local = [&](uint32_t link) {
+      const uint32_t l = localLink(link, all, touched);
+      if (l >= sigma.size()) {
+        sigma.resize(l + 1, UINT32_MAX);
+        sigmaInverse.resize(l + 1, UINT32_MAX);
+      }
+      return l;
+    };
+    auto close = [](double x, double y) { return std::abs(x - y) <= 1e-6 * std::max(std::abs(x), std::abs(y)); };
+    std::vector<Route> rts(static_cast<size_t>(P));
+    uint32_t ids[Route::kMaxLinks];
+    bool broken = false;
+    for (uint64_t c : sends) {
+      const int src = int(c >> 32), dst = int(uint32_t(c));
+      for (int k = 0; k < P; ++k) rts[size_t(k)] = g_.route(rotate(src, k), rotate(dst, k), opt_.routing, opt_.ecmpSeed);
+      const Route& rt = rts[0];
+      for (int k = 1; k < P && !broken; ++k)
+        broken = rts[size_t(k)].count != rt.count || rts[size_t(k)].level != rt.level ||
+                 !close(rts[size_t(k)].latencySec, rt.latencySec);
+      for (uint8_t i = 0; i < rt.count && !broken; ++i) {
+        ids[i] = local(rt.links[i]);
+        for (int k = 0; k < P && !broken; ++k) {
+          const uint32_t a = local(rts[size_t(k)].links[i]), b = local(rts[size_t((k + 1) % P)].links[i]);
+          if (sigma[a] == UINT32_MAX && sigmaInverse[b] == UINT32_MAX) {
+            sigma[a] = b;
+            sigmaInverse[b] = a;
+          }
+          broken = sigma[a] != b || sigmaInverse[b] != a || !close(all.capacity[a], all.capacity[b]);
+        }
+      }
+      if (broken) break;
+      all.addFlow(ids, rt.count);
+      walkedEntries.push_back(entryOf(rt));
+    }
+    for (uint32_t l : touched) linkLocal_[l] = UINT32_MAX;
+    if (broken) throw SymmetryBroken{};
+    // One link per orbit (a cycle of sigma), with the orbit's share of a link's capacity.
+    std::vector<uint32_t> orbit(sigma.size(), UINT32_MAX);
+    FillProblem prob;
+    for (uint32_t a = 0; a < sigma.size(); ++a) {
+      if (orbit[a] != UINT32_MAX) continue;
+      const uint32_t id = uint32_t(prob.capacity.size());
+      uint32_t size = 0;
+      for (uint32_t l = a; orbit[l] == UINT32_MAX; l = sigma[l]) {
+        orbit[l] = id;
+        ++size;
+      }
+      prob.capacity.push_back(all.capacity[a] * size / P);
+    }
+    prob.flowStart = std::move(all.flowStart);
+    prob.links = std::move(all.links);
+    for (uint32_t& l : prob.links) l = orbit[l];
+    const std::vector<double> rates = fill(prob);
+    for (size_t i = 0; i < walkedEntries.size(); ++i) walkedEntries[i].rate = float(rates[i]);
+    return walkedEntries;
+  }
+
   const Pattern& pattern(uint64_t key) {
     auto found = patterns_.find(key);
     if (found != patterns_.end()) return *found->second;
-    // The channels of this pattern on every rank, each once (a channel's messages take turns).
+    // The channels of this pattern on every rank, each once (a channel's messages take turns);
+    // with server symmetry, on the walked ranks (the others' are their rotations).
     std::vector<uint64_t> sends;
     auto addSends = [&](int r, const Schedule& s, uint32_t p, uint32_t first, uint32_t last) {
       const Phase& ph = s.phases[p];
@@ -1082,7 +1194,7 @@ class FastSim {
       }
     };
     const uint32_t kp = uint32_t(key >> 32), kit = uint32_t(key);
-    for (int r = 0; r < n_; ++r) {
+    for (int r = 0; r < n_; r += int(sym_)) {
       const Schedule& s = schedOf(r);
       if (kp < s.phases.size()) {
         if (kit == 0xfffffffeu) addSends(r, s, kp, 0, UINT32_MAX);
@@ -1097,53 +1209,9 @@ class FastSim {
     auto same = bySignature_.find(signature);
     if (same != bySignature_.end()) return *(patterns_[key] = same->second);
     ++solved_;
-    // Each flow's entry is made as its route is found (routes are not kept: at 131,072 ranks a
-    // wide step has 16 million flows).
-    std::vector<PatternEntry> all;
-    all.reserve(sends.size());
-    FillProblem prob;
-    std::vector<uint32_t> touched;
-    if (linkLocal_.empty()) linkLocal_.assign(g_.linkCount(), UINT32_MAX);
-    uint32_t ids[Route::kMaxLinks];
-    for (uint64_t c : sends) {
-      const Route rt = g_.route(int64_t(c >> 32), int64_t(uint32_t(c)), opt_.routing, opt_.ecmpSeed);
-      for (uint8_t i = 0; i < rt.count; ++i) {
-        uint32_t& local = linkLocal_[rt.links[i]];
-        if (local == UINT32_MAX) {
-          local = uint32_t(prob.capacity.size());
-          prob.capacity.push_back(g_.capacity(rt.links[i]));
-          touched.push_back(rt.links[i]);
-        }
-        ids[i] = local;
-      }
-      prob.addFlow(ids, rt.count);
-      all.push_back({0.f, float(rt.latencySec), rt.level, rt.count ? rt.links[0] : UINT32_MAX,
-                     rt.count ? float(g_.capacity(rt.links[0])) : 0.f,
-                     rt.count ? float(g_.capacity(rt.links[rt.count - 1])) : 0.f});
-    }
-    for (uint32_t l : touched) linkLocal_[l] = UINT32_MAX;
-    {
-      const std::vector<double> rates = fill(prob);
-      for (size_t i = 0; i < sends.size(); ++i) all[i].rate = float(rates[i]);
-    }
-    prob = FillProblem();
     auto pat = std::make_shared<Pattern>();
-    if (sym_ > 1) {
-      checkSymmetric(sends, all);
-      // Only the walked ranks' sends are looked up (rateOf rotates the others' onto them).
-      size_t kept = 0;
-      for (size_t i = 0; i < sends.size(); ++i)
-        if (walked(int(sends[i] >> 32))) {
-          sends[kept] = sends[i];
-          all[kept++] = all[i];
-        }
-      sends.resize(kept);
-      all.resize(kept);
-      sends.shrink_to_fit();
-      all.shrink_to_fit();
-    }
+    pat->entries = sym_ > 1 ? solveSymmetric(sends) : solve(sends);
     pat->keys = std::move(sends);
-    pat->entries = std::move(all);
     bySignature_[signature] = pat;
     patterns_[key] = pat;
     return *pat;
@@ -1184,28 +1252,8 @@ class FastSim {
     return out;
   }
 
-  // The fabric must treat every rail alike: each channel's rate, latency and ports equal those
-  // of the channel rotated to start at GPU 0 (routing that hashes flows breaks this). `keys` is
-  // sorted, `entries` in its order.
-  void checkSymmetric(const std::vector<uint64_t>& keys, const std::vector<PatternEntry>& entries) const {
-    auto close = [](float x, float y) { return std::abs(x - y) <= 1e-5f * std::max(std::abs(x), std::abs(y)); };
-    for (size_t i = 0; i < keys.size(); ++i) {
-      const int src = int(keys[i] >> 32), dst = int(uint32_t(keys[i]));
-      const int k = (int(sym_) - src % int(sym_)) % int(sym_);
-      if (k == 0) continue;
-      const uint64_t rotated = channelKey(rotate(src, k), rotate(dst, k));
-      auto at = std::lower_bound(keys.begin(), keys.end(), rotated);
-      if (at == keys.end() || *at != rotated) throw SymmetryBroken{};
-      const PatternEntry& base = entries[size_t(at - keys.begin())];
-      const PatternEntry& e = entries[i];
-      if (!close(base.rate, e.rate) || !close(base.latency, e.latency) || base.level != e.level ||
-          !close(base.portRate, e.portRate) || !close(base.inRate, e.inRate))
-        throw SymmetryBroken{};
-    }
-  }
-
   // The entry of rank r's send to peer; a rank that is not walked reads its server's GPU 0's
-  // rotated send (the same, checkSymmetric made sure).
+  // rotated send (the same: solveSymmetric).
   const PatternEntry& rateOf(int r, uint32_t p, uint32_t it, int peer) {
     const Schedule& s = schedOf(r);
     const Pattern& pat = pattern(patternKey(s, p, it));
