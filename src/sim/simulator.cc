@@ -48,11 +48,18 @@ struct Cursor {
 struct Shape {
   std::vector<uint32_t> lag, iterations;
   Lanes lanes;
-  explicit Shape(const Schedule& s) : lanes(s.lanes) {
+  // The phases another lane waits for (in some lanes.after), numbered: only their ends on each
+  // chunk are kept (a wide radix step has 127 receive phases that nothing waits for).
+  std::vector<uint32_t> awaited;
+  uint32_t awaitedCount = 0;
+  explicit Shape(const Schedule& s) : lanes(s.lanes), awaited(s.phases.size(), UINT32_MAX) {
     for (const Phase& p : s.phases) {
       lag.push_back(p.chunkLag);
       iterations.push_back(p.iterations);
     }
+    for (const auto& after : lanes.after)
+      for (uint32_t q : after)
+        if (awaited[q] == UINT32_MAX) awaited[q] = awaitedCount++;
   }
   uint64_t hash() const {
     uint64_t h = 0xcbf29ce484222325ull;
@@ -743,15 +750,6 @@ class FastSim {
     for (uint32_t w = 0; w < walkers_.size(); ++w) procs_[w].cur = walkers_.start(sched_, w);
     depWaiters_.resize(sched_.size());
     chansInto_.resize(sched_.size());
-    // When each lane's steps on each chunk end, for the lanes that wait for them.
-    laneDoneBase_.assign(sched_.size(), UINT64_MAX);
-    uint64_t total = 0;
-    for (size_t r = 0; r < sched_.size(); ++r)
-      if (walked(int(r)) && sched_[r].concurrentLanes()) {
-        laneDoneBase_[r] = total;
-        total += sched_[r].phases.size() * sched_[r].chunksPerBlock();
-      }
-    laneDoneAt_.assign(total, 0.f);
     lanePorts_.resize(sched_.size() * 2);
     inPorts_.resize(sched_.size() * 2);
     shapeOf_.assign(sched_.size(), 0);
@@ -768,6 +766,15 @@ class FastSim {
       }
       shapeOf_[size_t(r)] = index;
     }
+    // When each lane's steps on each chunk end, for the lanes that wait for them.
+    laneDoneBase_.assign(sched_.size(), UINT64_MAX);
+    uint64_t total = 0;
+    for (size_t r = 0; r < sched_.size(); ++r)
+      if (walked(int(r)) && sched_[r].concurrentLanes()) {
+        laneDoneBase_[r] = total;
+        total += uint64_t(shapes_[shapeOf_[r]].awaitedCount) * sched_[r].chunksPerBlock();
+      }
+    laneDoneAt_.assign(total, 0.f);
     setUpStepCache();
     analysePhases();
     analyseChunks();
@@ -1459,7 +1466,7 @@ class FastSim {
       const uint64_t tq = chunk + s.lag[q];
       const bool skipped = skippedT_ > 0 && tq >= cutAt_ && tq < cutAt_ + skippedT_;
       const size_t c = skipped ? chunk - skippedT_ : chunk;
-      ready = std::max(ready, double(laneDoneAt_[laneDoneBase_[size_t(r)] + c * s.lag.size() + q]) +
+      ready = std::max(ready, double(laneDoneAt_[laneDoneBase_[size_t(r)] + c * s.awaitedCount + s.awaited[q]]) +
                                   (skipped ? shift_ : 0.0));
     }
     return ready;
@@ -1620,7 +1627,8 @@ class FastSim {
         P.cur.it = skipAfter ? in.iterations - 1 : P.cur.it + 1;
       }
       if (P.cur.lane >= 0 && (ph.kind == StepKind::RecvReduceAll || P.cur.it >= ph.iterations)) {
-        laneDoneAt_[laneDoneBase_[size_t(r)] + chunk * s.phases.size() + phase] = float(P.clock);
+        if (shape.awaited[phase] != UINT32_MAX)
+          laneDoneAt_[laneDoneBase_[size_t(r)] + chunk * shape.awaitedCount + shape.awaited[phase]] = float(P.clock);
         // The lanes waiting for this rank go back in the queue now, not when this walker
         // stops, so that it does not book the port ahead of them.
         wakeLanes(r, P.clock, work);
@@ -1641,8 +1649,8 @@ class FastSim {
   std::vector<Proc> procs_;  // per walker
   std::vector<std::vector<int>> depWaiters_;  // per rank: walkers waiting for another lane
   std::vector<uint64_t> laneDoneBase_;        // per rank: its first entry in laneDoneAt_
-  // Per rank, chunk and phase (the phases of a chunk side by side: a step's waits read them
-  // together): when its steps on that chunk ended.
+  // Per rank, chunk and awaited phase (Shape::awaited; the phases of a chunk side by side: a
+  // step's waits read them together): when its steps on that chunk ended.
   std::vector<float> laneDoneAt_;
   std::vector<PhaseInfo> info_;
   std::vector<Shape> shapes_;       // distinct shapes of the walked ranks' schedules

@@ -265,7 +265,7 @@ double gbps(double bytes, double seconds) { return seconds > 0 ? bytes / seconds
 
 // Algorithms whose fast-mode times stray from full mode by more than 5 % in the validation
 // (tests/sim, docs/simulator.md): swing, rd and hier-hd, up to 8 % pessimistic (ECMP collisions
-// of flows that start out of step); the pipelined hierarchical tree, 8 % optimistic on large
+// of flows that start out of step); the pipelined hierarchical tree, 11 % optimistic on large
 // buffers; and hier-radix-hd, 5 % optimistic at 1 GiB on 1,600 ranks of colossus:100k and 4.5 %
 // on 1,960 (docs/planner.md; the test's rows of it agree within 0.3 %); hier-radix128-hd, the
 // same pattern, is marked with it. Their times are marked, so that nobody reads them as
@@ -430,7 +430,7 @@ int run(const Options& o) {
   }
   if (flagged)
     fmt::print("# * fast mode strays from full mode by more than 5 % for this algorithm (swing, rd, hier-hd: up "
-               "to 8 % pessimistic; hier-tree: 8 % optimistic; hier-radix-hd, hier-radix128-hd: 5 % optimistic "
+               "to 8 % pessimistic; hier-tree: 11 % optimistic; hier-radix-hd, hier-radix128-hd: 5 % optimistic "
                "on some sizes): check with --mode full on a slice (--ranks), docs/simulator.md\n");
   if (o.json) {
     out["collective"] = collectiveName(c);
