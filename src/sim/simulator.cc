@@ -898,40 +898,46 @@ class FastSim {
   struct SharedPort {
     double now = 0;
     // Service every message in flight has had so far (they all get the same), and when each
-    // is done, in that measure: sorted, so they finish from the front.
+    // is done, in that measure: sorted, so they finish from the front. Messages that end at
+    // the same service are one entry with their count (a wide step's messages start together
+    // on the sender's port, and on a receiver's, symmetric senders' often do too).
     double served = 0;
     std::vector<double> done;
+    std::vector<uint32_t> count;
     size_t head = 0;
+    uint64_t inFlight = 0;  // the counts from head on
     double share(double start, double seconds) {
       advance(start);
       const double mine = served + seconds;
       const double* d = done.data();
       // Those done before this one (their remaining need in full), then as much again as this
-      // one's for the others. The sum has four partial sums: one chain of dependent adds was
-      // the simulator's hottest loop (a receiver of a wide step has a hundred in flight).
+      // one's for the others.
       const size_t i = size_t(std::lower_bound(d + head, d + done.size(), mine) - d);
-      double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      size_t k = head;
-      for (; k + 4 <= i; k += 4) {
-        s0 += d[k];
-        s1 += d[k + 1];
-        s2 += d[k + 2];
-        s3 += d[k + 3];
+      double earlier = 0;
+      uint64_t before = 0;
+      for (size_t k = head; k < i; ++k) {
+        earlier += double(count[k]) * (d[k] - served);
+        before += count[k];
       }
-      for (; k < i; ++k) s0 += d[k];
-      const double earlier = (s0 + s1) + (s2 + s3) - served * double(i - head);
-      const double end = std::max(start, now) + seconds + earlier + seconds * double(done.size() - i);
-      done.insert(done.begin() + std::ptrdiff_t(i), mine);
+      const double end = std::max(start, now) + seconds + earlier + seconds * double(inFlight - before);
+      if (i < done.size() && done[i] == mine) {
+        ++count[i];
+      } else {
+        done.insert(done.begin() + std::ptrdiff_t(i), mine);
+        count.insert(count.begin() + std::ptrdiff_t(i), 1);
+      }
+      ++inFlight;
       return end;
     }
     // Serves the messages in flight until `t`, each at 1/n of the port while n are in flight.
     void advance(double t) {
       while (head < done.size() && now < t) {
-        const double n = double(done.size() - head);
+        const double n = double(inFlight);
         const double need = (done[head] - served) * n;
         if (now + need <= t) {
           now += need;
-          served = done[head++];
+          served = done[head];
+          inFlight -= count[head++];
         } else {
           served += (t - now) / n;
           now = t;
@@ -939,10 +945,12 @@ class FastSim {
       }
       if (head == done.size()) {
         done.clear();
+        count.clear();
         head = 0;
         served = 0;
       } else if (head > 64 && 2 * head > done.size()) {
         done.erase(done.begin(), done.begin() + std::ptrdiff_t(head));
+        count.erase(count.begin(), count.begin() + std::ptrdiff_t(head));
         head = 0;
       }
       now = std::max(now, t);
