@@ -1637,9 +1637,6 @@ class FastSim {
       if (P.cur.lane >= 0 && (ph.kind == StepKind::RecvReduceAll || P.cur.it >= ph.iterations)) {
         if (shape.awaited[phase] != UINT32_MAX)
           laneDoneAt_[laneDoneBase_[size_t(r)] + chunk * shape.awaitedCount + shape.awaited[phase]] = float(P.clock);
-        // The lanes waiting for this rank go back in the queue now, not when this walker
-        // stops, so that it does not book the port ahead of them.
-        wakeLanes(r, P.clock, work);
       }
     }
     P.done = true;
