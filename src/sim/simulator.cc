@@ -5,13 +5,16 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <queue>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -264,7 +267,7 @@ void forSampledIterations(uint32_t n, F&& f) {
 
 // Whether b (GPU k of a server with P GPUs) runs a's schedule (GPU 0 of the same server) with
 // every peer's GPU number shifted by k: the same phases, lanes, iterations and lags, and the
-// same peers on the sampled steps. Message sizes may differ (buildServerSymmetric).
+// same peers on the sampled steps. Message sizes may differ (checkServerSymmetric).
 bool rotatedCopy(const Schedule& a, const Schedule& b, int k, int P) {
   auto rot = [&](int r) { return r < 0 ? r : r - r % P + (r % P + k) % P; };
   if (a.phases.size() != b.phases.size() || a.chunksPerBlock() != b.chunksPerBlock() ||
@@ -292,17 +295,10 @@ bool rotatedCopy(const Schedule& a, const Schedule& b, int k, int P) {
 // where the chunk loop is walked in full; collapsed, the walk order moves it more:
 // docs/simulator.md, "Symmetry"), as long as what a GPU sends in all differs from what GPU 0 sends
 // by at most this fraction of the larger of the two; the traffic counted is scaled to what the
-// server's GPUs send (ServerSymmetric::bytesWeight).
+// server's GPUs send (checkServerSymmetric).
 constexpr double kSymmetricBytesTolerance = 0.15;
 constexpr int kRouteLevels = 4;  // Route::level: same server, leaf, spine, core
 using LevelBytes = std::array<double, kRouteLevels>;
-
-struct ServerSymmetric {
-  std::vector<Schedule> sched;  // every server's GPU 0's schedule, the other entries empty
-  // Per server and route level: what its GPUs send together over what GPU 0 sends (P if equal;
-  // from every step of phases of up to 64 iterations, from five of longer ones).
-  std::vector<LevelBytes> bytesWeight;
-};
 
 // The iterations of a phase whose bytes are counted, with the weight of each: all of them up to
 // 64 (every exchange of a radix step), else the sampled five standing for n / 5 each (a ring's
@@ -331,27 +327,69 @@ LevelBytes sentBytes(const Schedule& s, const std::vector<int8_t>& level) {
   return out;
 }
 
-// Every server's GPU 0's schedule when each of its other GPUs' is a rotated copy of it (built,
-// compared and dropped, so that memory holds one schedule per server); empty when some is not.
-ServerSymmetric buildServerSymmetric(const FabricGraph& g, const PlanRequest& base, const AlgorithmInfo& algo,
-                                     int P) {
-  ServerSymmetric out;
-  out.sched.resize(size_t(base.nranks));
-  PlanRequest req = base;
+// The route level of each send step that sentBytes counts, of server GPU 0's schedule `lead`
+// (rank `first`).
+// GPU k's peer on a step is GPU 0's rotated, at the same level on a fabric that treats rails
+// alike (FastSim::solveSymmetric holds the walk to that).
+std::vector<int8_t> sendLevels(const FabricGraph& g, const Schedule& lead, int first) {
   std::vector<int8_t> level;
+  for (const Phase& p : lead.phases)
+    if (stepSends(p.kind))
+      forWeighedIterations(p.iterations, [&](uint32_t it, double) {
+        const int peer = lead.step(p, it).sendPeer;
+        level.push_back(peer < 0 || peer == first ? 0 : g.route(first, peer, Routing::Adaptive, 0).level);
+      });
+  return level;
+}
+
+// Every server's GPU 0's schedule, the other entries empty: what the walk with server
+// symmetry needs, before checkServerSymmetric has said whether it may.
+// The two halves are built on two threads.
+std::vector<Schedule> buildLeads(const PlanRequest& base, const AlgorithmInfo& algo, int P) {
+  std::vector<Schedule> leads(size_t(base.nranks));
+  auto build = [&](int from, int to) {
+    PlanRequest req = base;
+    for (int first = from; first < to; first += P) {
+      req.rank = first;
+      leads[size_t(first)] = algo.build(req);
+    }
+  };
+  const int half = base.nranks / P / 2 * P;
+  std::exception_ptr error;
+  std::thread second([&] {
+    try {
+      build(half, base.nranks);
+    } catch (...) {
+      error = std::current_exception();
+    }
+  });
+  try {
+    build(0, half);
+  } catch (...) {
+    second.join();
+    throw;
+  }
+  second.join();
+  if (error) std::rethrow_exception(error);
+  return leads;
+}
+
+// Whether each server's other GPUs' schedules are rotated copies of its GPU 0's (`leads`; each
+// built, compared and dropped, so that memory holds one schedule per server), and if so, per
+// server and route level, what its GPUs send together over what GPU 0 sends (P if equal; from
+// every step of phases of up to 64 iterations, from five of longer ones): the walk scales the
+// traffic a walked rank counts by it. Empty when some GPU is not a rotated copy, or when
+// `stop` is set (the walk found the fabric not symmetric).
+std::vector<LevelBytes> checkServerSymmetric(const FabricGraph& g, const PlanRequest& base, const AlgorithmInfo& algo,
+                                             int P, const std::vector<Schedule>& leads,
+                                             const std::atomic<bool>& stop) {
+  std::vector<LevelBytes> weights;
+  PlanRequest req = base;
   auto total = [](const LevelBytes& b) { return b[0] + b[1] + b[2] + b[3]; };
   for (int first = 0; first < base.nranks; first += P) {
-    req.rank = first;
-    Schedule lead = algo.build(req);
-    // GPU k's peer on a step is GPU 0's rotated, at the same level on a fabric that treats
-    // rails alike (FastSim::solveSymmetric holds the walk to that).
-    level.clear();
-    for (const Phase& p : lead.phases)
-      if (stepSends(p.kind))
-        forWeighedIterations(p.iterations, [&](uint32_t it, double) {
-          const int peer = lead.step(p, it).sendPeer;
-          level.push_back(peer < 0 || peer == first ? 0 : g.route(first, peer, Routing::Adaptive, 0).level);
-        });
+    if (stop.load(std::memory_order_relaxed)) return {};
+    const Schedule& lead = leads[size_t(first)];
+    const std::vector<int8_t> level = sendLevels(g, lead, first);
     const LevelBytes leadBytes = sentBytes(lead, level);
     LevelBytes serverBytes = leadBytes;
     for (int k = 1; k < P; ++k) {
@@ -369,10 +407,9 @@ ServerSymmetric buildServerSymmetric(const FabricGraph& g, const PlanRequest& ba
       if (leadBytes[size_t(l)] == 0 && serverBytes[size_t(l)] > 0) return {};
       weight[size_t(l)] = leadBytes[size_t(l)] > 0 ? serverBytes[size_t(l)] / leadBytes[size_t(l)] : double(P);
     }
-    out.bytesWeight.push_back(weight);
-    out.sched[size_t(first)] = std::move(lead);
+    weights.push_back(weight);
   }
-  return out;
+  return weights;
 }
 
 struct Accounting {
@@ -739,11 +776,13 @@ class FastSim {
   struct SymmetryBroken {};
 
   // symmetry: 1, or the GPUs per server when `sched` holds the schedules of each server's GPU 0
-  // only and the others' are those rotated (buildServerSymmetric); bytesWeight then scales the
-  // traffic each walked rank counts (ServerSymmetric).
+  // only and the others' are those rotated (buildLeads): the traffic then counts once
+  // weighTraffic has what each server's GPUs send over what GPU 0 sends. With symmetry, the walk
+  // gives up (SymmetryBroken) once `broken` is set, and sets it when it finds the fabric not
+  // symmetric.
   FastSim(const FabricGraph& g, const std::vector<Schedule>& sched, const SimOptions& o, uint32_t symmetry,
-          std::vector<LevelBytes> bytesWeight = {})
-      : g_(g), opt_(o), sched_(sched), walkers_(sched_), acct_(g), sym_(symmetry), bytesWeight_(std::move(bytesWeight)) {
+          std::atomic<bool>* broken = nullptr)
+      : g_(g), opt_(o), sched_(sched), walkers_(sched_), acct_(g), sym_(symmetry), broken_(broken) {
     reduceRate_ = o.reduceBytesPerSec > 0 ? o.reduceBytesPerSec : g.reduceBytesPerSec;
     n_ = int(sched_.size());
     procs_.resize(walkers_.size());
@@ -753,6 +792,10 @@ class FastSim {
     lanePorts_.resize(sched_.size() * 2);
     inPorts_.resize(sched_.size() * 2);
     shapeOf_.assign(sched_.size(), 0);
+    if (sym_ > 1) {
+      serverSent_.assign(sched_.size() / sym_, LevelBytes{});
+      serverSteady_.assign(sched_.size() / sym_, LevelBytes{});
+    }
     std::unordered_multimap<uint64_t, uint32_t> byHash;
     for (int r = 0; r < n_; r += int(sym_)) {
       Shape shape(sched_[size_t(r)]);
@@ -784,11 +827,13 @@ class FastSim {
     WorkQueue work;
     for (size_t w = 0; w < walkers_.size(); ++w)
       if (walked(walkers_.rank[w])) work.push({0.0, int(w)});
+    uint32_t pops = 0;
     for (;;) {
       while (!work.empty()) {
         const int w = work.top().second;
         work.pop();
         runWalker(w, work);
+        if (broken_ && ++pops % 4096 == 0 && broken_->load(std::memory_order_relaxed)) throw SymmetryBroken{};
       }
       if (atCut_.empty()) break;
       releaseCut(work);
@@ -806,6 +851,15 @@ class FastSim {
   }
 
   Accounting& accounting() { return acct_; }
+  // With symmetry, after run(): counts what the walked GPUs sent, each scaled to what its
+  // server's GPUs send (`weight`, per server and route level: checkServerSymmetric).
+  void weighTraffic(const std::vector<LevelBytes>& weight) {
+    STRATA_CHECK(sym_ > 1 && weight.size() == serverSent_.size(), strataInternalError,
+                 "{} server weights for {} servers", weight.size(), serverSent_.size());
+    for (size_t server = 0; server < serverSent_.size(); ++server)
+      for (int l = 0; l < kRouteLevels; ++l)
+        acct_.add(l, serverSent_[server][size_t(l)] * weight[server][size_t(l)], 0);
+  }
   uint32_t symmetry() const { return sym_; }
   uint64_t patterns() const { return solved_; }
   uint64_t skippedChunkSteps() const { return skippedT_; }
@@ -1075,6 +1129,8 @@ class FastSim {
     }
     for (size_t l = 0; l < acct_.traffic.size(); ++l)
       acct_.traffic[l].bytes += double(skipped) * steadyTraffic_[l];
+    for (size_t server = 0; server < serverSteady_.size(); ++server)
+      for (int l = 0; l < kRouteLevels; ++l) serverSent_[server][size_t(l)] += double(skipped) * serverSteady_[server][size_t(l)];
     acct_.messages += skipped * steadyMessages_;
     skippedT_ = skipped;
     cutAt_ = warmup_;
@@ -1171,7 +1227,10 @@ class FastSim {
       walkedEntries.push_back(entryOf(rt));
     }
     for (uint32_t l : touched) linkLocal_[l] = UINT32_MAX;
-    if (broken) throw SymmetryBroken{};
+    if (broken) {
+      if (broken_) broken_->store(true);  // the check of the schedules can stop too
+      throw SymmetryBroken{};
+    }
     // One link per orbit (a cycle of sigma), with the orbit's share of a link's capacity.
     std::vector<uint32_t> orbit(sigma.size(), UINT32_MAX);
     FillProblem prob;
@@ -1428,9 +1487,21 @@ class FastSim {
     }
   }
 
-  // Traffic of the last warm-up t, which every skipped t repeats.
-  void addSteady(int level, double bytes, uint64_t count) {
+  // What rank r sends: counted now, or with symmetry per server until weighTraffic.
+  void addSent(int r, int level, double bytes, uint64_t count) {
+    if (sym_ == 1) return acct_.add(level, bytes, count);
+    acct_.messages += count;
+    serverSent_[size_t(r) / sym_][size_t(level)] += bytes;
+  }
+
+  // Traffic of the last warm-up t, which every skipped t repeats (with symmetry, counted by
+  // addSent at the cut).
+  void addSteady(int r, int level, double bytes, uint64_t count) {
     steadyMessages_ += count;
+    if (sym_ > 1) {
+      serverSteady_[size_t(r) / sym_][size_t(level)] += bytes;
+      return;
+    }
     if (level == 0) {
       steadyTraffic_[0] += bytes;
       return;
@@ -1604,10 +1675,9 @@ class FastSim {
         c.freeAt = finish;
         c.freeEpoch = P.epoch;
         Msg m{finish - wire + e.latency, finish + e.latency, P.epoch};
-        // Each walked rank stands for sym_ ranks of its server.
-        const double served = sym_ == 1 ? 1.0 : bytesWeight_[size_t(r) / sym_][size_t(e.level)];
-        acct_.add(e.level, bytes * served, sym_);
-        if (P.epoch == 0 && P.cur.t + 1 == warmup_) addSteady(e.level, bytes * served, sym_);
+        // Each walked rank stands for sym_ ranks of its server (weighTraffic).
+        addSent(r, e.level, bytes, sym_);
+        if (P.epoch == 0 && P.cur.t + 1 == warmup_) addSteady(r, e.level, bytes, sym_);
         if (skipAfter) {
           // Skip iterations keptIterations-1 .. iterations-2: everything this rank does from
           // here on, and the message it just sent, happens that many periods later.
@@ -1618,8 +1688,8 @@ class FastSim {
           c.freeAt += shift;
           if (e.port != UINT32_MAX && P.cur.lane < 0) ports_[e.port].freeAt += shift;
           P.clock += shift;
-          acct_.add(e.level, bytes * skipped * served, skipped * sym_);
-          if (P.epoch == 0 && P.cur.t + 1 == warmup_) addSteady(e.level, bytes * skipped * served, skipped * sym_);
+          addSent(r, e.level, bytes * skipped, skipped * sym_);
+          if (P.epoch == 0 && P.cur.t + 1 == warmup_) addSteady(r, e.level, bytes * skipped, skipped * sym_);
         }
         c.q.push(m);
         if (c.waiter >= 0) {
@@ -1648,7 +1718,9 @@ class FastSim {
   Walkers walkers_;
   Accounting acct_;
   uint32_t sym_ = 1;  // GPUs per server when only GPU 0 of each server walks, else 1
-  std::vector<LevelBytes> bytesWeight_;  // with sym_ > 1: per server, ServerSymmetric::bytesWeight
+  std::atomic<bool>* broken_ = nullptr;  // with sym_ > 1: set when either the walk or the check finds no symmetry
+  std::vector<LevelBytes> serverSent_;   // with sym_ > 1: what each server's GPU 0 sent, by route level
+  std::vector<LevelBytes> serverSteady_;  // with sym_ > 1: per server, the last warm-up t's
   double reduceRate_ = 1e12;
   int n_ = 0;
   std::vector<Proc> procs_;  // per walker
@@ -1746,43 +1818,82 @@ SimResult simulate(const FabricGraph& graph, const PlanRequest& base, const Algo
                    const SimOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   SimResult result;
-  auto collect = [&](auto& sim) {
-    result.seconds = sim.run();
+  auto finish = [&](SimResult& r) {
+    r.wallSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    r.peakRssBytes = peakRssBytes();
+    return r;
+  };
+  auto collect = [&](auto& sim, double seconds) {
+    result.seconds = seconds;
     result.messages = sim.accounting().messages;
     result.simulatedSteps = sim.accounting().steps;
     result.traffic = sim.accounting().traffic;
   };
   if (options.mode == Mode::Full) {
     FullSim sim(graph, buildAll(graph, base, algo), options);
-    collect(sim);
-  } else {
-    auto runFast = [&](const std::vector<Schedule>& sched, uint32_t symmetry, std::vector<LevelBytes> bytesWeight) {
-      FastSim sim(graph, sched, options, symmetry, std::move(bytesWeight));
-      collect(sim);
-      result.patterns = sim.patterns();
-      result.collapsedPhases = sim.collapsedPhases();
-      result.symmetry = symmetry;
-    };
-    const int P = graph.gpusPerServer();
-    bool done = false;
-    if (options.serverSymmetry && P > 1 && base.nranks % P == 0) {
-      STRATA_CHECK(base.nranks == graph.ranks(), strataInvalidArgument, "request for {} ranks on a graph of {}",
-                   base.nranks, graph.ranks());
-      ServerSymmetric leads = buildServerSymmetric(graph, base, algo, P);
-      if (!leads.sched.empty()) {
-        try {
-          runFast(leads.sched, uint32_t(P), std::move(leads.bytesWeight));
-          done = true;
-        } catch (const FastSim::SymmetryBroken&) {
-          result = SimResult{};  // the fabric is not symmetric: every rank walks
-        }
-      }
-    }
-    if (!done) runFast(buildAll(graph, base, algo), 1, {});
+    collect(sim, sim.run());
+    return finish(result);
   }
-  result.wallSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  result.peakRssBytes = peakRssBytes();
-  return result;
+  auto collectFast = [&](FastSim& sim, double seconds) {
+    collect(sim, seconds);
+    result.patterns = sim.patterns();
+    result.collapsedPhases = sim.collapsedPhases();
+    result.symmetry = sim.symmetry();
+  };
+  const int P = graph.gpusPerServer();
+  if (options.serverSymmetry && P > 1 && base.nranks % P == 0) {
+    STRATA_CHECK(base.nranks == graph.ranks(), strataInvalidArgument, "request for {} ranks on a graph of {}",
+                 base.nranks, graph.ranks());
+    // This thread walks each server's GPU 0 while a second one checks that the other GPUs'
+    // schedules are rotated copies of it (building every rank's schedule: at 131,072 ranks a
+    // fifth of the time). The walk counts only if the check passes; either stops the other
+    // once it finds no symmetry.
+    const std::vector<Schedule> leads = buildLeads(base, algo, P);
+    std::atomic<bool> broken{false};
+    std::vector<LevelBytes> weights;
+    std::exception_ptr checkError;
+    std::thread check([&] {
+      try {
+        weights = checkServerSymmetric(graph, base, algo, P, leads, broken);
+      } catch (...) {
+        checkError = std::current_exception();
+      }
+      if (weights.empty()) broken.store(true);
+    });
+    struct StopAndJoin {  // on every way out, the walk's errors included
+      std::thread& thread;
+      std::atomic<bool>& stop;
+      ~StopAndJoin() {
+        stop.store(true);
+        if (thread.joinable()) thread.join();
+      }
+    } stopAndJoin{check, broken};
+    try {
+      FastSim sim(graph, leads, options, uint32_t(P), &broken);
+      const double seconds = sim.run();
+      check.join();
+      if (checkError) std::rethrow_exception(checkError);
+      if (!weights.empty()) {
+        sim.weighTraffic(weights);
+        collectFast(sim, seconds);
+        return finish(result);
+      }
+    } catch (const FastSim::SymmetryBroken&) {
+      // the schedules or the fabric are not symmetric: every rank walks
+    } catch (const Error&) {
+      // A walk of schedules that are not symmetric may stall or miss a pattern entry: its
+      // errors count only if the check passes.
+      if (check.joinable()) check.join();
+      if (checkError) std::rethrow_exception(checkError);
+      if (!weights.empty()) throw;
+    }
+    if (check.joinable()) check.join();
+    if (checkError) std::rethrow_exception(checkError);
+  }
+  const std::vector<Schedule> all = buildAll(graph, base, algo);  // FastSim holds a reference
+  FastSim sim(graph, all, options, 1);
+  collectFast(sim, sim.run());
+  return finish(result);
 }
 
 PlanRequest planRequestFor(const FabricGraph& graph, size_t bytes, Collective collective, strataDataType_t type,

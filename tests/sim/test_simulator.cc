@@ -290,6 +290,9 @@ TEST(Simulator, ServerSymmetryAgreesWithWalkingEveryRank) {
       // collide differently on each rail (found when the first such pattern is solved). Both
       // then walk every rank, so the results are the same to the bit.
       {"flat ring across servers", &colossus, Routing::Adaptive, "ring", MiB, 1, 0},
+      // The same on three servers, and under the sanitizers: the walk of each server's GPU 0
+      // starts while the other GPUs' schedules are checked on a second thread, and is given up.
+      {"flat ring, three servers", &threeServers, Routing::Adaptive, "ring", MiB, 1, 0},
       {"ECMP", &superpod, Routing::Ecmp, "hier-radix-hd", MiB, 1, 0},
   };
   // The 1,024-rank cases cost 18 s under a sanitizer; the small ones walk the same code.
