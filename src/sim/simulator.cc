@@ -354,9 +354,8 @@ LevelBytes sentBytes(const Schedule& s, const std::vector<int8_t>& level) {
 }
 
 // The route level of each send step that sentBytes counts, of server GPU 0's schedule `lead`
-// (rank `first`).
-// GPU k's peer on a step is GPU 0's rotated, at the same level on a fabric that treats rails
-// alike (FastSim::solveSymmetric holds the walk to that).
+// (rank `first`). GPU k's peer on a step is GPU 0's rotated, at the same level on a fabric that
+// treats rails alike (FastSim::solveSymmetric holds the walk to that).
 std::vector<int8_t> sendLevels(const FabricGraph& g, const Schedule& lead, int first) {
   std::vector<int8_t> level;
   for (const Phase& p : lead.phases)
