@@ -25,8 +25,9 @@ done
 
 # algorithm:size: the one strata-plan picks at 1 GiB (hier-radix128-hd, since 2026-11-28; the
 # slowest to walk), the one it picked before, a flat log-depth table (halving-doubling) and the
-# ring.
-cases="hier-radix128-hd:1G hier-radix-hd:1G hd:256M ring:256M"
+# ring; at 1 MiB, where blocks hold 2 elements, the one strata-plan picks and the slowest flat
+# one to walk (mixed radix: every rank walks).
+cases="hier-radix128-hd:1G hier-radix-hd:1G hd:256M ring:256M hier-radix-hd:1M radix-hd:1M"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 rows=""

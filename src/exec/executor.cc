@@ -71,12 +71,12 @@ struct Executor::Run {
     if (s.input.whole()) return input + begin * s.elemBytes;
     STRATA_CHECK(s.input.contains(uint32_t(block)), strataInternalError,
                  "{} reads block {} outside its input in {}", s.algorithm, block, where(w));
-    return input + (begin - size_t(s.input.firstBlock) * s.blockElems) * s.elemBytes;
+    return input + (begin - s.blockBegin(s.input.firstBlock)) * s.elemBytes;
   }
   char* outputAt(size_t block, size_t begin) const {
     if (s.output.whole()) return output + begin * s.elemBytes;
     if (s.output.contains(uint32_t(block)))
-      return output + (begin - size_t(s.output.firstBlock) * s.blockElems) * s.elemBytes;
+      return output + (begin - s.blockBegin(s.output.firstBlock)) * s.elemBytes;
     return scratch + begin * s.elemBytes;
   }
   const char* localAt(const Walker& w, const Phase& p, size_t block, size_t begin) const {

@@ -54,20 +54,42 @@ RangeBlocks rangeBlocks(size_t count, size_t blockElems, uint32_t first, uint32_
 }
 }  // namespace
 
+// Calls f(shard's elements, first block in it, blocks) for each shard [first, first + n) meets.
+template <typename F>
+void forShards(const Schedule& s, uint32_t first, uint32_t n, F&& f) {
+  if (s.shardBlocks == 0) return f(s.count, first, n);
+  const uint32_t last = first + n;  // exclusive
+  while (first < last) {
+    const uint32_t shard = first / s.shardBlocks, local = first % s.shardBlocks;
+    const uint32_t take = std::min(last - first, s.shardBlocks - local);
+    const size_t begin = size_t(shard) * s.shardElems;
+    f(begin >= s.count ? 0 : std::min(s.shardElems, s.count - begin), local, take);
+    first += take;
+  }
+}
+
 size_t Schedule::rangeChunkElems(uint32_t first, uint32_t n, size_t c) const {
   if (blockElems == 0 || n == 0) return 0;
   auto chunkOf = [&](size_t blockSize) -> size_t {
     size_t begin = c * chunkElems;
     return begin >= blockSize ? 0 : std::min(chunkElems, blockSize - begin);
   };
-  const RangeBlocks r = rangeBlocks(count, blockElems, first, n);
-  return r.full * chunkOf(blockElems) + (r.tail ? chunkOf(r.tail) : 0);
+  size_t elems = 0;
+  forShards(*this, first, n, [&](size_t shardCount, uint32_t from, uint32_t blocks) {
+    const RangeBlocks r = rangeBlocks(shardCount, blockElems, from, blocks);
+    elems += r.full * chunkOf(blockElems) + (r.tail ? chunkOf(r.tail) : 0);
+  });
+  return elems;
 }
 
 size_t Schedule::rangeElems(uint32_t first, uint32_t n) const {
   if (blockElems == 0 || n == 0) return 0;
-  const RangeBlocks r = rangeBlocks(count, blockElems, first, n);
-  return r.full * blockElems + r.tail;
+  size_t elems = 0;
+  forShards(*this, first, n, [&](size_t shardCount, uint32_t from, uint32_t blocks) {
+    const RangeBlocks r = rangeBlocks(shardCount, blockElems, from, blocks);
+    elems += r.full * blockElems + r.tail;
+  });
+  return elems;
 }
 
 size_t Schedule::footprintBytes() const {
@@ -82,6 +104,7 @@ size_t Schedule::footprintBytes() const {
 std::string Schedule::describe() const {
   std::string s = fmt::format("{} {} rank {}/{} count {} blocks {}x{} chunk {}:", collective,
                               algorithm, rank, nranks, count, nblocks, blockElems, chunkElems);
+  if (shardBlocks) s.insert(s.size() - 1, fmt::format(" shards of {} blocks, {} elements", shardBlocks, shardElems));
   for (const auto& p : phases) {
     s += fmt::format(" [{} x{}", stepKindName(p.kind), p.iterations);
     if (p.chunkLag) s += fmt::format(" lag {}", p.chunkLag);
@@ -93,8 +116,13 @@ std::string Schedule::describe() const {
 
 size_t blockElemsFor(size_t count, uint32_t nblocks, size_t alignElems) {
   if (count == 0 || nblocks == 0) return 0;
-  size_t per = (count + nblocks - 1) / nblocks;
-  return (per + alignElems - 1) / alignElems * alignElems;
+  const size_t per = (count + nblocks - 1) / nblocks;
+  const size_t aligned = (per + alignElems - 1) / alignElems * alignElems;
+  // Rounding a small block up empties the blocks at the tail: 1 MiB on 131,072 ranks, blocks of
+  // 2 elements rounded up to 16, left 7 of 8 blocks empty, and a hierarchical schedule put the
+  // whole buffer in GPU 0's shard, on one rail of eight. Aligned only where that costs at most
+  // a sixteenth of a block; the kernels take any alignment.
+  return (aligned - per) * 16 <= per ? aligned : per;
 }
 
 Phase& addTablePhase(Schedule& s, StepKind kind, uint8_t flags, uint32_t chunkLag) {

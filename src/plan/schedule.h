@@ -1,7 +1,9 @@
 // A schedule: what one rank does in one collective, as data (docs/schedules.md).
 //
 // The collective's full buffer of `count` elements is cut into `nblocks` blocks (the last may be
-// short or empty), and each block into chunks of at most `chunkElems` elements. A step moves a
+// short or empty), and each block into chunks of at most `chunkElems` elements. Blocks may come
+// in shards of `shardBlocks` blocks each holding `shardElems` elements (a hierarchical schedule's
+// shard per GPU of a host), so that a small buffer still splits evenly over the shards. A step moves a
 // contiguous range of blocks; its message carries chunk c of every block of the range, packed one
 // after another. The executor's outer loop is over the chunk index, so every algorithm pipelines.
 //
@@ -153,6 +155,10 @@ struct Schedule {
   uint32_t nblocks = 1;
   size_t blockElems = 0;  // elements per block (the last block may hold fewer)
   size_t chunkElems = 1;  // elements per block per message
+  // 0: one shard of every block. Else blocks [j x shardBlocks, (j + 1) x shardBlocks) cut
+  // elements [j x shardElems, (j + 1) x shardElems) as above (the last shard short or empty).
+  uint32_t shardBlocks = 0;
+  size_t shardElems = 0;
   BufferWindow input, output;
   std::vector<Phase> phases;
   std::vector<RankGroup> groups;  // at least one when a phase is affine
@@ -172,13 +178,21 @@ struct Schedule {
     for (const Phase& p : phases) lag = std::max(lag, p.chunkLag);
     return lag;
   }
+  // First element of block b, and the end of its shard (count when unsharded).
+  size_t blockBegin(size_t block) const {
+    if (shardBlocks == 0) return block * blockElems;
+    return block / shardBlocks * shardElems + block % shardBlocks * blockElems;
+  }
+  size_t shardEnd(size_t block) const {
+    return shardBlocks == 0 ? count : std::min(count, (block / shardBlocks + 1) * shardElems);
+  }
   // Element range [*begin, *begin + return) of chunk c of block b; 0 when empty.
   size_t chunkRange(size_t block, size_t c, size_t* begin) const {
-    size_t blockBegin = block * blockElems;
-    size_t blockEnd = std::min(count, blockBegin + blockElems);
-    size_t b = blockBegin + c * chunkElems;
+    size_t first = blockBegin(block);
+    size_t blockEnd = std::min(shardEnd(block), first + blockElems);
+    size_t b = first + c * chunkElems;
     *begin = b;
-    if (blockBegin >= blockEnd || b >= blockEnd) return 0;
+    if (first >= blockEnd || b >= blockEnd) return 0;
     return std::min(chunkElems, blockEnd - b);
   }
   // Elements of chunk c over blocks [first, first + n): the size of that step's message.
@@ -187,8 +201,8 @@ struct Schedule {
   size_t rangeElems(uint32_t first, uint32_t n) const;
   // Elements of block b (the last may be short, trailing ones empty).
   size_t blockSize(size_t b) const {
-    size_t begin = b * blockElems;
-    return begin >= count ? 0 : std::min(blockElems, count - begin);
+    size_t begin = blockBegin(b), end = shardEnd(b);
+    return begin >= end ? 0 : std::min(blockElems, end - begin);
   }
   // Peers and blocks of iteration `it` of phase p.
   StepInstance step(const Phase& p, uint32_t it) const {
@@ -216,8 +230,9 @@ struct Schedule {
 // a phase without peers joins its predecessor's lane). AlgorithmInfo::build calls it.
 void assignLanes(Schedule& s);
 
-// Splits count elements into nblocks blocks whose size is a multiple of `alignElems` (so every
-// block starts on a vector boundary) except that the total is exactly count.
+// Splits count elements into nblocks blocks of one size, the last short or empty. The size is a
+// multiple of `alignElems` (every block starts on a vector boundary) where rounding up adds at
+// most a sixteenth to it; smaller blocks are not rounded (tail blocks would be left empty).
 size_t blockElemsFor(size_t count, uint32_t nblocks, size_t alignElems);
 
 // Appends a table phase; rows are added with addRow. Returns the phase.

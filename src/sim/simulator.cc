@@ -367,6 +367,34 @@ std::vector<int8_t> sendLevels(const FabricGraph& g, const Schedule& lead, int f
   return level;
 }
 
+// A second thread whose exception its joiner gets: join() rethrows it (each time it is called),
+// and the destructor joins on every way out of the scope without throwing.
+class ThreadBeside {
+ public:
+  template <typename F>
+  explicit ThreadBeside(F&& body)
+      : thread_([this, body = std::forward<F>(body)]() mutable {
+          try {
+            body();
+          } catch (...) {
+            error_ = std::current_exception();
+          }
+        }) {}
+  ThreadBeside(const ThreadBeside&) = delete;
+  ThreadBeside& operator=(const ThreadBeside&) = delete;
+  ~ThreadBeside() {
+    if (thread_.joinable()) thread_.join();
+  }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  std::exception_ptr error_;
+  std::thread thread_;  // last: started once error_ exists
+};
+
 // Every server's GPU 0's schedule, the other entries empty: what the walk with server
 // symmetry needs, before checkServerSymmetric has said whether it may.
 // The two halves are built on two threads.
@@ -380,22 +408,9 @@ std::vector<Schedule> buildLeads(const PlanRequest& base, const AlgorithmInfo& a
     }
   };
   const int half = base.nranks / P / 2 * P;
-  std::exception_ptr error;
-  std::thread second([&] {
-    try {
-      build(half, base.nranks);
-    } catch (...) {
-      error = std::current_exception();
-    }
-  });
-  try {
-    build(0, half);
-  } catch (...) {
-    second.join();
-    throw;
-  }
+  ThreadBeside second([&] { build(half, base.nranks); });
+  build(0, half);
   second.join();
-  if (error) std::rethrow_exception(error);
   return leads;
 }
 
@@ -1877,28 +1892,23 @@ SimResult simulate(const FabricGraph& graph, const PlanRequest& base, const Algo
     const std::vector<Schedule> leads = buildLeads(base, algo, P);
     std::atomic<bool> broken{false};
     std::vector<LevelBytes> weights;
-    std::exception_ptr checkError;
-    std::thread check([&] {
+    ThreadBeside check([&] {
       try {
         weights = checkServerSymmetric(graph, base, algo, P, leads, broken);
       } catch (...) {
-        checkError = std::current_exception();
+        broken.store(true);
+        throw;
       }
       if (weights.empty()) broken.store(true);
     });
-    struct StopAndJoin {  // on every way out, the walk's errors included
-      std::thread& thread;
+    struct StopCheck {  // on every way out, before `check` joins: the walk's errors included
       std::atomic<bool>& stop;
-      ~StopAndJoin() {
-        stop.store(true);
-        if (thread.joinable()) thread.join();
-      }
-    } stopAndJoin{check, broken};
+      ~StopCheck() { stop.store(true); }
+    } stopCheck{broken};
     try {
       FastSim sim(graph, leads, options, uint32_t(P), &broken);
       const double seconds = sim.run();
       check.join();
-      if (checkError) std::rethrow_exception(checkError);
       if (!weights.empty()) {
         sim.weighTraffic(weights);
         collectFast(sim, seconds);
@@ -1908,13 +1918,11 @@ SimResult simulate(const FabricGraph& graph, const PlanRequest& base, const Algo
       // the schedules or the fabric are not symmetric: every rank walks
     } catch (const Error&) {
       // A walk of schedules that are not symmetric may stall or miss a pattern entry: its
-      // errors count only if the check passes.
-      if (check.joinable()) check.join();
-      if (checkError) std::rethrow_exception(checkError);
+      // errors count only if the check passes. The check's own error comes first.
+      check.join();
       if (!weights.empty()) throw;
     }
-    if (check.joinable()) check.join();
-    if (checkError) std::rethrow_exception(checkError);
+    check.join();
   }
   const std::vector<Schedule> all = buildAll(graph, base, algo);  // FastSim holds a reference
   FastSim sim(graph, all, options, 1);

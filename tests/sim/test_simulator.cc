@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "core/error.h"
 #include "plan/registry.h"
 #include "sim/fabric_graph.h"
 #include "sim/simulator.h"
@@ -279,6 +280,9 @@ TEST(Simulator, ServerSymmetryAgreesWithWalkingEveryRank) {
       // GPU 0 of its server through its NIC. The walk takes GPU 0's sizes for all; the traffic
       // is counted per GPU (the check below holds it to 1 %).
       {"uneven, 1,000 ranks", &colossus1000, Routing::Adaptive, "hier-radix-hd", 512 * KiB, 8, 0.01},
+      // Fewer elements than blocks (512 for 1,024): each GPU's shard holds 64 elements in its
+      // 128 blocks, half of them empty (Schedule.HierarchicalShardsSplitSmallBuffersEvenly).
+      {"fewer elements than blocks", &colossus, Routing::Adaptive, "hier-radix-hd", 2 * KiB, 8, 0.01},
       {"uneven, 1,000 ranks, 8 MiB", &colossus1000, Routing::Adaptive, "hier-radix-hd", 8 * MiB, 8, 0.01},
       // Uneven and collapsed: the skipped chunks' traffic is counted with the same weights (the
       // traffic check below). The collapse takes the slowest rank's warm-up period for all;
@@ -320,6 +324,37 @@ TEST(Simulator, ServerSymmetryAgreesWithWalkingEveryRank) {
                   0.01 * everyRank.traffic[l].bytes + 1)
           << everyRank.traffic[l].name;
   }
+}
+
+// A schedule that cannot be built is an error for the caller wherever it is built: GPU 0 of a
+// server on either of the two threads that build those, another GPU on the thread that checks
+// the symmetry while the walk goes on. Never a hang, never a walk's result.
+int failingRank = -1;
+Schedule buildOrFail(const PlanRequest& r) {
+  if (r.rank == failingRank) throw Error(strataInternalError, fmt::format("no schedule for rank {}", r.rank));
+  return allReduce("hier-radix-hd").builder(r);
+}
+
+TEST(Simulator, ScheduleErrorsOnEitherThreadReachTheCaller) {
+  const FabricGraph g = FabricGraph::fromFabric(topo::fabricPreset("colossus:100k"), 64);
+  const AlgorithmInfo& real = allReduce("hier-radix-hd");
+  const AlgorithmInfo failing{"failing", real.collective, "", real.supports, real.estimateSeconds, buildOrFail};
+  const PlanRequest req = planRequestFor(g, size_t(1) << 20);
+  SimOptions o;
+  o.mode = Mode::Fast;
+  // 0 and 32: GPU 0 of a server built by the walking thread and by the second thread; 43 and
+  // 63: other GPUs, built by the checking thread.
+  for (int rank : {0, 32, 43, 63}) {
+    failingRank = rank;
+    try {
+      simulate(g, req, failing, o);
+      ADD_FAILURE() << "rank " << rank << ": no error";
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()), fmt::format("no schedule for rank {}", rank));
+    }
+  }
+  failingRank = -1;
+  EXPECT_EQ(simulate(g, req, failing, o).symmetry, 8u);
 }
 
 TEST(Simulator, HostSharedMemoryModel) {

@@ -63,7 +63,7 @@ class SymbolicRun {
     for (int r = 0; r < n_; ++r) {
       const Schedule& s = sched_[size_t(r)];
       if (s.nblocks != nblocks_ || s.blockElems != s0.blockElems || s.chunkElems != s0.chunkElems ||
-          s.count != s0.count) {
+          s.shardBlocks != s0.shardBlocks || s.shardElems != s0.shardElems || s.count != s0.count) {
         fail(fmt::format("rank {} cuts the buffer differently from rank 0", r));
         return;
       }

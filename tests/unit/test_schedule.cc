@@ -222,25 +222,51 @@ TEST(Schedule, EveryScheduleIsCompactAt131072Ranks) {
     }
 }
 
+// Cuts count elements into nblocks blocks, in `shards` shards of nblocks / shards blocks (0:
+// unsharded), as the builders do.
+Schedule cutBuffer(size_t count, uint32_t nblocks, uint32_t shards, size_t align, size_t chunkElems) {
+  Schedule s;
+  s.count = count;
+  s.nblocks = nblocks;
+  s.chunkElems = chunkElems;
+  if (shards == 0) {
+    s.blockElems = blockElemsFor(count, nblocks, align);
+  } else {
+    s.shardBlocks = nblocks / shards;
+    s.shardElems = blockElemsFor(count, shards, align);
+    s.blockElems = blockElemsFor(s.shardElems, s.shardBlocks, align);
+  }
+  return s;
+}
+
 TEST(Schedule, RangeChunkElemsSumsTheBlocksOfTheRange) {
   for (size_t count : {0ul, 1ul, 7ul, 64ul, 1000ul, 1003ul})
-    for (uint32_t nblocks : {1u, 3u, 8u, 17u}) {
-      Schedule s;
-      s.count = count;
-      s.nblocks = nblocks;
-      s.blockElems = blockElemsFor(count, nblocks, 4);
-      s.chunkElems = 5;
-      for (uint32_t first = 0; first < nblocks; ++first)
-        for (uint32_t n = 0; first + n <= nblocks; ++n)
-          for (size_t c = 0; c < s.chunksPerBlock() + 1; ++c) {
-            size_t want = 0;
-            for (uint32_t b = first; b < first + n; ++b) {
-              size_t begin = 0;
-              want += s.chunkRange(b, c, &begin);
+    for (uint32_t nblocks : {1u, 3u, 8u, 17u})
+      for (uint32_t shards : {0u, 1u, 2u, 3u}) {
+        const Schedule s = cutBuffer(count, nblocks * std::max(shards, 1u), shards, 4, 5);
+        for (uint32_t first = 0; first < s.nblocks; ++first)
+          for (uint32_t n = 0; first + n <= s.nblocks; ++n)
+            for (size_t c = 0; c < s.chunksPerBlock() + 1; ++c) {
+              size_t want = 0, wantAll = 0;
+              for (uint32_t b = first; b < first + n; ++b) {
+                size_t begin = 0;
+                want += s.chunkRange(b, c, &begin);
+                wantAll += s.blockSize(b);
+              }
+              ASSERT_EQ(s.rangeChunkElems(first, n, c), want)
+                  << count << " " << s.nblocks << " " << shards << " " << first << " " << n << " " << c;
+              ASSERT_EQ(s.rangeElems(first, n), wantAll) << count << " " << s.nblocks << " " << shards;
             }
-            ASSERT_EQ(s.rangeChunkElems(first, n, c), want) << count << " " << nblocks << " " << first << " " << n << " " << c;
-          }
-    }
+      }
+}
+
+TEST(Schedule, SmallBlocksAreNotRoundedUpToTheAlignment) {
+  EXPECT_EQ(blockElemsFor(1 << 28, 131072, 16), 2048u);  // 1 GiB of floats: aligned already
+  EXPECT_EQ(blockElemsFor(1000, 8, 16), 128u);           // 125 -> 128: 2.4 % more
+  // 1 MiB of floats on 131,072 blocks: rounding 2 up to 16 would leave 7 blocks of 8 empty.
+  EXPECT_EQ(blockElemsFor(1 << 18, 131072, 16), 2u);
+  EXPECT_EQ(blockElemsFor(200, 8, 16), 25u);
+  EXPECT_EQ(blockElemsFor(0, 8, 16), 0u);
 }
 
 TEST(Schedule, RankLayoutsNumberHostsByFirstRank) {
@@ -268,20 +294,36 @@ TEST(Schedule, AffineRuleWrapsNegativeValues) {
 }
 
 TEST(Schedule, ChunkRangesCoverTheBufferExactlyOnce) {
-  for (size_t count : {0ul, 1ul, 7ul, 64ul, 1000ul, 100003ul}) {
-    for (uint32_t nblocks : {1u, 2u, 3u, 5u, 8u, 17u}) {
-      Schedule s;
-      s.count = count;
-      s.nblocks = nblocks;
-      s.blockElems = blockElemsFor(count, nblocks, 16);
-      s.chunkElems = 100;
-      std::vector<int> hits(count, 0);
-      for (size_t b = 0; b < nblocks; ++b)
-        for (size_t c = 0; c < s.chunksPerBlock(); ++c) {
-          size_t begin = 0, n = s.chunkRange(b, c, &begin);
-          for (size_t i = begin; i < begin + n; ++i) ++hits.at(i);
-        }
-      for (size_t i = 0; i < count; ++i) ASSERT_EQ(hits[i], 1) << count << " " << nblocks << " " << i;
+  for (size_t count : {0ul, 1ul, 7ul, 64ul, 1000ul, 100003ul})
+    for (uint32_t nblocks : {1u, 2u, 3u, 5u, 8u, 17u})
+      for (uint32_t shards : {0u, 1u, 2u, 8u}) {
+        const Schedule s = cutBuffer(count, nblocks * std::max(shards, 1u), shards, 16, 100);
+        std::vector<int> hits(count, 0);
+        for (size_t b = 0; b < s.nblocks; ++b)
+          for (size_t c = 0; c < s.chunksPerBlock(); ++c) {
+            size_t begin = 0, n = s.chunkRange(b, c, &begin);
+            for (size_t i = begin; i < begin + n; ++i) ++hits.at(i);
+          }
+        for (size_t i = 0; i < count; ++i)
+          ASSERT_EQ(hits[i], 1) << count << " " << s.nblocks << " " << shards << " " << i;
+      }
+}
+
+// A hierarchical schedule cuts one shard per GPU of a host; a buffer with fewer elements than
+// blocks must still split evenly over them (it put all of 1 MiB in GPU 0's shard on 131,072
+// ranks, so that one rail of eight carried the network's part).
+TEST(Schedule, HierarchicalShardsSplitSmallBuffersEvenly) {
+  for (size_t bytes : {size_t(4) << 10, size_t(128) << 10, size_t(1) << 20, size_t(1) << 30}) {
+    PlanRequest req;
+    req.nranks = 131072;
+    req.count = bytes / 4;
+    req.messageBytes = 1 << 22;
+    req.layout = std::make_shared<const RankLayout>(RankLayout::contiguousHosts(req.nranks, 8));
+    for (const char* name : {"hier-radix-hd", "hier-radix128-hd", "hier-ring"}) {
+      const Schedule s = selectAllReduce(req, name).build(req);
+      ASSERT_EQ(s.nblocks, 8 * s.shardBlocks) << name;
+      for (uint32_t j = 0; j < 8; ++j)
+        EXPECT_EQ(s.rangeElems(j * s.shardBlocks, s.shardBlocks), req.count / 8) << name << " " << bytes << " " << j;
     }
   }
 }

@@ -251,7 +251,17 @@ Schedule hierBuild(const PlanRequest& req, const char* name, const InterPattern&
   const uint32_t lanes = inter.lanes;
   const uint32_t mInner = inter.blocksFor(m) * lanes;
   s.nblocks = uint32_t(k) * mInner;
-  s.blockElems = blockElemsFor(req.count, s.nblocks, std::max<size_t>(1, 64 / req.elemBytes));
+  const size_t align = std::max<size_t>(1, 64 / req.elemBytes);
+  if (k > 1) {
+    // A shard per GPU of the host, each cut into mInner blocks: a buffer with fewer elements
+    // than blocks (128 KiB on 131,072 ranks) then still puts count / k on every rail, not all
+    // of it on the first few GPUs' rails.
+    s.shardBlocks = mInner;
+    s.shardElems = blockElemsFor(req.count, uint32_t(k), align);
+    s.blockElems = blockElemsFor(s.shardElems, mInner, align);
+  } else {
+    s.blockElems = blockElemsFor(req.count, s.nblocks, align);
+  }
   // The intra-host ring moves a whole shard per message; the inter pattern at most that.
   const uint32_t maxBlocks =
       std::max(k > 1 ? mInner : 1u, inter.maxBlocksPerStep(m, mInner / lanes));
