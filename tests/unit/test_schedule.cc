@@ -213,11 +213,18 @@ TEST(Schedule, EveryScheduleIsCompactAt131072Ranks) {
       req.messageBytes = 1 << 20;
       req.oneShotMaxBytes = 1 << 16;
       if (!algo->supports(req)) continue;
-      const auto start = std::chrono::steady_clock::now();
-      Schedule s = algo->build(req);
-      const double ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-      EXPECT_LE(ms, 10.0) << algo->name << " rank " << rank;
+      // The fastest of three builds: one preempted by another test on this 2-core machine says
+      // nothing about the builder (ASan's CI pass saw 13.4 ms once, in a test whose 60-odd
+      // builds take 23-34 ms in all there when the machine is idle). Under a sanitizer its
+      // instrumentation is what the clock measures, so only the size is checked.
+      double ms = 1e9;
+      Schedule s;
+      for (int i = 0; i < 3; ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        s = algo->build(req);
+        ms = std::min(ms, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+      }
+      if (!testing::kSanitized) EXPECT_LE(ms, 10.0) << algo->name << " rank " << rank;
       EXPECT_LE(s.footprintBytes(), size_t(1) << 20) << algo->name << " rank " << rank;
     }
 }

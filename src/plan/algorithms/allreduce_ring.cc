@@ -43,7 +43,7 @@ Schedule build(const PlanRequest& request) {
     return s;
   }
   s.nblocks = n;
-  // Blocks start on 64-byte boundaries so that the kernels run aligned.
+  // Blocks start on 64-byte boundaries where that costs little (blockElemsFor).
   s.blockElems = blockElemsFor(request.count, n, std::max<size_t>(1, 64 / request.elemBytes));
   appendRingAllReduce(s, 0, 0, 1, n);
   return s;

@@ -21,7 +21,7 @@
 namespace strata {
 
 // The skeleton of an all-reduce over the whole communicator by one pattern: nblocks blocks on
-// 64-byte boundaries (so that the kernels run aligned), and chunks small enough that the
+// 64-byte boundaries where that costs little (blockElemsFor), and chunks small enough that the
 // pattern's largest step, maxBlocksPerStep blocks' worth, fits one transport message.
 Schedule patternSkeleton(const PlanRequest& request, const char* name, uint32_t nblocks,
                          uint32_t maxBlocksPerStep);
